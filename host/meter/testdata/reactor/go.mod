@@ -1,0 +1,3 @@
+module reactor
+
+go 1.26

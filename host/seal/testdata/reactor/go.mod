@@ -1,0 +1,3 @@
+module example.test/sealreactor
+
+go 1.26

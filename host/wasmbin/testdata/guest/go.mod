@@ -1,0 +1,3 @@
+module example.test/wasmbinguest
+
+go 1.26
