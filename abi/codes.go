@@ -18,6 +18,12 @@ const (
 	InvalidInputs      Code = 6
 	GuestPanic         Code = 7
 
+	// Codes 50-99 are the executor's verdicts on a proposal before it
+	// reaches the catalog.
+	StaleHLC      Code = 50
+	StateConflict Code = 51
+	BadProposal   Code = 52
+
 	Trap         Code = 100
 	OutOfFuel    Code = 101
 	OutOfMemory  Code = 102
@@ -34,6 +40,9 @@ var codeText = map[Code][2]string{
 	PreconditionFailed: {"precondition_failed", "precondition failed"},
 	InvalidInputs:      {"invalid_inputs", "invalid inputs"},
 	GuestPanic:         {"guest_panic", "transition panicked"},
+	StaleHLC:           {"stale_hlc", "hlc is older than the last accepted transition"},
+	StateConflict:      {"state_conflict", "current_state_hash does not match the current state"},
+	BadProposal:        {"bad_proposal", "malformed proposal"},
 	Trap:               {"guest_trap", "catalog module trapped"},
 	OutOfFuel:          {"out_of_fuel", "transition ran out of fuel"},
 	OutOfMemory:        {"out_of_memory", "catalog module ran out of memory"},

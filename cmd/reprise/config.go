@@ -38,6 +38,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault(keyMemoryPages, host.DefaultLimits.MemoryPages)
 	v.SetDefault(keyInitFuel, host.DefaultLimits.InitFuel)
 	v.SetDefault(keyTransitionFuel, host.DefaultLimits.TransitionFuel)
+	setServeDefaults(v)
 }
 
 // configFlag marks a flag as setting a configuration key.

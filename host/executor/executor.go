@@ -1,0 +1,460 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/reprise-dev/reprise/abi"
+	"github.com/reprise-dev/reprise/host"
+	"github.com/reprise-dev/reprise/host/state"
+	"github.com/reprise-dev/reprise/snapshot"
+	"github.com/reprise-dev/reprise/wal"
+)
+
+// Config configures an Executor.
+type Config struct {
+	// DataDir holds the WAL (DataDir/wal) and snapshots (DataDir/snapshots).
+	DataDir string
+	// Module is the catalog served.
+	Module *host.Module
+	// Epoch is written into every record (replication epoch); default 1.
+	Epoch uint64
+	// SnapshotEvery takes a snapshot after this many records; default 10,000.
+	SnapshotEvery uint64
+	// SnapshotKeep is how many snapshots are kept; default 3. The WAL is
+	// compacted up to the oldest kept snapshot, so any kept snapshot can be
+	// replayed forward.
+	SnapshotKeep int
+	// MaxBatch caps the proposals applied and made durable together;
+	// default 1024.
+	MaxBatch int
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Now stamps proposals; nil means time.Now.
+	Now func() time.Time
+	// Observer, if set, is told about every verdict and batch.
+	Observer Observer
+	// WAL lets tests inject WAL options (fault doubles); Dir is overridden.
+	WAL wal.Options
+}
+
+// Observer receives what the executor does, for metrics.
+type Observer interface {
+	Verdict(transition string, v Verdict)
+	Batch(proposals, records int, commit time.Duration)
+	Snapshot(info snapshot.Info, took time.Duration, err error)
+}
+
+// Submission is a proposal to apply. Index and Timestamp are assigned by
+// the executor. When ExpectedHash is set, the proposal is applied only if
+// the current state hash equals it.
+type Submission struct {
+	Proposal     abi.Proposal
+	ExpectedHash *state.Hash
+}
+
+// Verdict is the answer to a submission.
+type Verdict struct {
+	Accepted  bool
+	Code      abi.Code // abi.OK when accepted
+	Detail    string
+	Output    []byte
+	Index     uint64     // the record's index (accepted or duplicate)
+	StateHash state.Hash // after the record when accepted; the current hash otherwise
+	Fuel      uint64
+	Duplicate bool // the idempotency key was seen before: nothing was appended
+}
+
+// Errors of the executor as a whole.
+var (
+	ErrClosed  = errors.New("executor is closed")
+	ErrStopped = errors.New("writer stopped after a failure; restart the node")
+)
+
+type request struct {
+	sub   Submission
+	reply chan reply
+	// dupOf is set when another request of the same batch carries the same
+	// idempotency key: this one gets that one's verdict.
+	dupOf *request
+	v     Verdict
+	err   error
+}
+
+type reply struct {
+	v   Verdict
+	err error
+}
+
+// Executor is the node's single writer.
+type Executor struct {
+	cfg    Config
+	log    *slog.Logger
+	wal    *wal.Log
+	snaps  *snapshot.Store
+	module *host.Module
+
+	in     chan *request
+	closed chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	// mu guards the read model: the writer holds it from applying a batch
+	// until the batch is durable, so readers only ever see durable state.
+	mu      sync.RWMutex
+	reducer *host.Reducer
+	index   uint64 // last durable index
+	lastHLC string
+	failure error
+
+	// Writer-goroutine state.
+	recs         []wal.Record
+	pending      map[string]*request
+	snapshotting sync.WaitGroup
+	lastSnapshot uint64
+	snapMu       sync.Mutex // serialises snapshot writes and compaction
+	stats        RecoveryStats
+}
+
+// Open recovers the node's state from DataDir and starts the writer. It
+// refuses to start, naming the index and hashes, if any recorded state
+// hash does not verify.
+func Open(ctx context.Context, cfg Config) (*Executor, error) {
+	if cfg.Module == nil {
+		return nil, errors.New("executor: no catalog module")
+	}
+	if cfg.Epoch == 0 {
+		cfg.Epoch = 1
+	}
+	if cfg.SnapshotEvery == 0 {
+		cfg.SnapshotEvery = 10_000
+	}
+	if cfg.SnapshotKeep == 0 {
+		cfg.SnapshotKeep = 3
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	walOpts := cfg.WAL
+	walOpts.Dir = filepath.Join(cfg.DataDir, "wal")
+	walOpts.Logger = cfg.Logger
+	log, err := wal.Open(walOpts)
+	if err != nil {
+		return nil, fmt.Errorf("open WAL: %w", err)
+	}
+	snaps, err := snapshot.Open(filepath.Join(cfg.DataDir, "snapshots"), snapshot.Options{Keep: cfg.SnapshotKeep, Logger: cfg.Logger})
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("open snapshots: %w", err)
+	}
+	reducer, err := host.NewReducer(ctx, cfg.Module)
+	if err != nil {
+		snaps.Close()
+		log.Close()
+		return nil, err
+	}
+	e := &Executor{
+		cfg: cfg, log: cfg.Logger, wal: log, snaps: snaps, module: cfg.Module, reducer: reducer,
+		in: make(chan *request, cfg.MaxBatch), closed: make(chan struct{}), done: make(chan struct{}),
+		pending: map[string]*request{},
+	}
+	if err := e.recover(ctx); err != nil {
+		reducer.Close(ctx)
+		snaps.Close()
+		log.Close()
+		return nil, err
+	}
+	go e.run()
+	return e, nil
+}
+
+// Submit applies a proposal and waits for its verdict, which comes only
+// after the record (if any) is durable. An error means the proposal's fate
+// is unknown to the caller only if it is ErrStopped (the WAL failed); with
+// ErrClosed or a context error it was not applied, or was applied and
+// durable (resubmit with the same idempotency key to find out).
+func (e *Executor) Submit(ctx context.Context, sub Submission) (Verdict, error) {
+	req := &request{sub: sub, reply: make(chan reply, 1)}
+	select {
+	case <-e.closed:
+		return Verdict{}, ErrClosed
+	default:
+	}
+	select {
+	case e.in <- req:
+	case <-e.closed:
+		return Verdict{}, ErrClosed
+	case <-ctx.Done():
+		return Verdict{}, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		return r.v, r.err
+	case <-ctx.Done():
+		return Verdict{}, ctx.Err()
+	}
+}
+
+func (e *Executor) run() {
+	defer close(e.done)
+	batch := make([]*request, 0, e.cfg.MaxBatch)
+	for {
+		var first *request
+		select {
+		case first = <-e.in:
+		case <-e.closed:
+			// Drain what was queued before the close.
+			select {
+			case first = <-e.in:
+			default:
+				return
+			}
+		}
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < e.cfg.MaxBatch {
+			select {
+			case r := <-e.in:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		e.process(batch)
+	}
+}
+
+// process applies a batch, makes its records durable with one append, and
+// answers every request.
+func (e *Executor) process(batch []*request) {
+	ctx := context.Background()
+	e.mu.Lock()
+	if e.failure != nil {
+		e.mu.Unlock()
+		for _, r := range batch {
+			r.reply <- reply{err: fmt.Errorf("%w: %v", ErrStopped, e.failure)}
+		}
+		return
+	}
+	e.recs = e.recs[:0]
+	clear(e.pending)
+	for _, r := range batch {
+		e.decide(ctx, r)
+		if r.err != nil {
+			break // the reducer failed: stop the batch and the writer
+		}
+	}
+	var commitErr error
+	start := time.Now()
+	if e.failure == nil && len(e.recs) > 0 {
+		commitErr = e.wal.Append(e.recs)
+		if commitErr != nil {
+			e.failure = fmt.Errorf("WAL append of records %d..%d failed: %w", e.recs[0].Index, e.recs[len(e.recs)-1].Index, commitErr)
+			e.log.Error("writer stopped: state in memory is ahead of the WAL; restart to recover from disk", "err", e.failure)
+		} else {
+			e.index = e.recs[len(e.recs)-1].Index
+			if h := e.recs[len(e.recs)-1].HLC; h != "" {
+				e.lastHLC = e.maxHLC(h)
+			}
+		}
+	}
+	failure := e.failure
+	commit := time.Since(start)
+	snap := failure == nil && e.index-e.lastSnapshot >= e.cfg.SnapshotEvery
+	var snapState *state.State
+	var snapIndex uint64
+	var snapHLC string
+	if snap {
+		snapState, snapIndex, snapHLC = e.reducer.State().Clone(), e.index, e.lastHLC
+		e.lastSnapshot = e.index
+	}
+	e.mu.Unlock()
+
+	for _, r := range batch {
+		switch {
+		case failure != nil:
+			r.reply <- reply{err: fmt.Errorf("%w: %v", ErrStopped, failure)}
+		case r.dupOf != nil:
+			v := r.dupOf.v
+			if v.Accepted {
+				v.Duplicate = true
+			}
+			r.reply <- reply{v: v, err: r.dupOf.err}
+		default:
+			r.reply <- reply{v: r.v, err: r.err}
+		}
+		if o := e.cfg.Observer; o != nil && failure == nil {
+			o.Verdict(r.sub.Proposal.Transition, r.v)
+		}
+	}
+	if o := e.cfg.Observer; o != nil {
+		o.Batch(len(batch), len(e.recs), commit)
+	}
+	if snap {
+		e.snapshotting.Add(1)
+		go func() {
+			defer e.snapshotting.Done()
+			e.writeSnapshot(snapState, snapIndex, snapHLC)
+		}()
+	}
+}
+
+// decide settles one request inside a batch: a duplicate, a conflict, a
+// stale HLC, or the reducer's verdict (which adds a record when accepted).
+func (e *Executor) decide(ctx context.Context, r *request) {
+	p := r.sub.Proposal
+	current := e.reducer.State().Hash()
+	if p.IdemKey != "" {
+		if first, ok := e.pending[p.IdemKey]; ok {
+			r.dupOf = first
+			return
+		}
+		entry, found, err := e.wal.IdempotencyLookup(p.IdemKey)
+		if err != nil {
+			r.v = Verdict{Code: abi.BadProposal, Detail: "idempotency lookup failed: " + err.Error(), StateHash: current}
+			return
+		}
+		if found {
+			r.v = Verdict{Accepted: entry.Code == "", Duplicate: true, Index: entry.Index, StateHash: entry.StateHash, Output: entry.Output}
+			if c, ok := abi.CodeFromSlug(entry.Code); ok && entry.Code != "" {
+				r.v.Code = c
+			}
+			return
+		}
+	}
+	if r.sub.ExpectedHash != nil && *r.sub.ExpectedHash != current {
+		r.v = Verdict{Code: abi.StateConflict, Detail: fmt.Sprintf("expected %s, current is %s", r.sub.ExpectedHash, current), StateHash: current}
+		return
+	}
+	if p.HLC != "" {
+		last := e.lastHLC
+		if n := len(e.recs); n > 0 && e.recs[n-1].HLC != "" {
+			last = e.maxHLCOf(last, e.recs[n-1].HLC)
+		}
+		if last != "" {
+			c, err := compareHLC(p.HLC, last)
+			if err != nil {
+				r.v = Verdict{Code: abi.BadProposal, Detail: err.Error(), StateHash: current}
+				return
+			}
+			if c < 0 {
+				r.v = Verdict{Code: abi.StaleHLC, Detail: fmt.Sprintf("hlc %s is older than %s", p.HLC, last), StateHash: current}
+				return
+			}
+		} else if _, err := hlcParts(p.HLC); err != nil {
+			r.v = Verdict{Code: abi.BadProposal, Detail: err.Error(), StateHash: current}
+			return
+		}
+	}
+	p.Index = e.index + uint64(len(e.recs)) + 1
+	p.Timestamp = e.cfg.Now().UnixNano()
+	out, err := e.reducer.Apply(ctx, &p)
+	if err != nil {
+		r.err = fmt.Errorf("%w: %v", ErrStopped, err)
+		e.failure = err
+		e.log.Error("writer stopped: the catalog instance could not be rebuilt", "err", err)
+		return
+	}
+	r.v = Verdict{
+		Accepted: out.Result.Accepted(), Code: out.Result.Code, Detail: out.Result.Detail,
+		Output: out.Result.Output, StateHash: out.StateHash, Fuel: out.Fuel,
+	}
+	if !r.v.Accepted {
+		e.log.Debug("proposal rejected", "transition", p.Transition, "code", out.Result.Code.Slug(), "detail", out.Result.Detail)
+		return
+	}
+	r.v.Index = p.Index
+	e.recs = append(e.recs, wal.Record{
+		Index: p.Index, Epoch: e.cfg.Epoch, Kind: wal.KindTransition, Timestamp: p.Timestamp,
+		CatalogHash: e.module.Hash, Transition: out.Transition, Inputs: p.Inputs, InputsHash: p.InputsHash,
+		IdemKey: p.IdemKey, Signer: p.Signer, HLC: p.HLC, WindowID: p.WindowID, Evidence: p.Evidence,
+		Output: out.Result.Output, Fuel: out.Fuel, StateHash: out.StateHash,
+	})
+	if p.IdemKey != "" {
+		e.pending[p.IdemKey] = r
+	}
+}
+
+func (e *Executor) maxHLC(h string) string { return e.maxHLCOf(e.lastHLC, h) }
+
+func (e *Executor) maxHLCOf(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if c, err := compareHLC(b, a); err == nil && c > 0 {
+		return b
+	}
+	return a
+}
+
+// Read calls fn with the read model at the last durable index. fn must not
+// keep or modify the state. It fails once the writer has stopped.
+func (e *Executor) Read(fn func(st *state.State, index uint64, d *abi.Descriptor)) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.failure != nil {
+		return fmt.Errorf("%w: %v", ErrStopped, e.failure)
+	}
+	fn(e.reducer.State(), e.index, e.reducer.Descriptor())
+	return nil
+}
+
+// Status is a summary of the node's writer.
+type Status struct {
+	Index     uint64
+	StateHash state.Hash
+	Catalog   abi.CatalogRef
+	Module    [32]byte
+	Failure   error
+	FirstWAL  uint64
+	LastHLC   string
+}
+
+// Status reports the writer's position.
+func (e *Executor) Status() Status {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return Status{Index: e.index, StateHash: e.reducer.State().Hash(), Catalog: e.reducer.Descriptor().Ref(),
+		Module: e.module.Hash, Failure: e.failure, FirstWAL: e.wal.FirstIndex(), LastHLC: e.lastHLC}
+}
+
+// WAL gives read access to the log (for the API's record listing).
+func (e *Executor) WAL() *wal.Log { return e.wal }
+
+// Snapshots gives access to the snapshot store.
+func (e *Executor) Snapshots() *snapshot.Store { return e.snaps }
+
+// Close stops accepting proposals, answers the queued ones, takes a final
+// snapshot, and closes the WAL.
+func (e *Executor) Close(ctx context.Context) error {
+	var err error
+	e.once.Do(func() {
+		close(e.closed)
+		<-e.done
+		e.snapshotting.Wait()
+		e.mu.Lock()
+		final := e.failure == nil && e.index > e.lastSnapshot
+		st, idx, hlc := e.reducer.State(), e.index, e.lastHLC
+		e.mu.Unlock()
+		if final {
+			e.writeSnapshot(st, idx, hlc)
+		}
+		err = errors.Join(e.reducer.Close(ctx), e.snaps.Close(), e.wal.Close())
+	})
+	return err
+}
