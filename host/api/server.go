@@ -260,7 +260,7 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{
 		"status": "ok", "live": true, "ready": ready,
 		"index": st.Index, "state_hash": st.StateHash.String(),
-		"catalog": map[string]string{"name": st.Catalog.Name, "version": st.Catalog.Version, "hash": hex.EncodeToString(st.Module[:])},
+		"catalog":     map[string]string{"name": st.Catalog.Name, "version": st.Catalog.Version, "hash": hex.EncodeToString(st.Module[:])},
 		"quarantined": s.quarantined(),
 	}
 	status := http.StatusOK
