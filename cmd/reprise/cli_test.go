@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/reprise-dev/reprise/abi"
+	"github.com/reprise-dev/reprise/catalogs/builtin/manifest"
+	"github.com/reprise-dev/reprise/guest/build"
+	"github.com/reprise-dev/reprise/host/seal"
+	"github.com/reprise-dev/reprise/host/wasmbin"
+)
+
+// Paths relative to this package's directory, where go test runs.
+var (
+	embeddedCounter = filepath.Join("..", "..", "catalogs", "builtin", "counter.wasm")
+	counterSource   = filepath.Join("..", "..", "catalogs", "counter")
+)
+
+// execute runs the root command in-process, as main does, and returns what
+// it printed.
+func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut bytes.Buffer
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func mustExecute(t *testing.T, args ...string) string {
+	t.Helper()
+	stdout, stderr, err := execute(t, args...)
+	if err != nil {
+		t.Fatalf("reprise %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	return stdout
+}
+
+// wantExit requires err to carry the given process exit code.
+func wantExit(t *testing.T, err error, code int) {
+	t.Helper()
+	var ee *exitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("error %v (%T), want an *exitError with code %d", err, err, code)
+	}
+	if ee.code != code {
+		t.Fatalf("exit code %d (%v), want %d", ee.code, ee, code)
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// counterBuild is one build of the counter catalog, shared: its Unsealed
+// bytes are the toolchain's output, a module with WASI imports.
+var counterBuild struct {
+	once sync.Once
+	res  *build.Result
+	err  error
+}
+
+func builtCounter(t *testing.T) *build.Result {
+	t.Helper()
+	skipBuildsInShortMode(t)
+	counterBuild.once.Do(func() {
+		counterBuild.res, counterBuild.err = build.Build(context.Background(), counterSource, build.Options{})
+	})
+	if counterBuild.err != nil {
+		t.Fatalf("build %s: %v", counterSource, counterBuild.err)
+	}
+	return counterBuild.res
+}
+
+func skipBuildsInShortMode(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds catalogs with the Go toolchain")
+	}
+}
+
+// line matches one "label: value" line of the inspection table, whatever
+// the column padding.
+func line(label, value string) *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `:[ \t]+` + regexp.QuoteMeta(value) + `$`)
+}
+
+func TestInspectEmbeddedCounter(t *testing.T) {
+	wasm := readFile(t, embeddedCounter)
+	out := mustExecute(t, "catalog", "inspect", embeddedCounter)
+	for _, re := range []*regexp.Regexp{
+		line("file", embeddedCounter),
+		line("hash", fmt.Sprintf("sha256:%x", sha256.Sum256(wasm))),
+		line("size", fmt.Sprintf("%d bytes", len(wasm))),
+		line("catalog", "counter 1.0.0"),
+		line("abi version", fmt.Sprint(abi.Version)),
+		line("imports", "0"),
+		regexp.MustCompile(`(?m)^sealed:[ \t]+` + regexp.QuoteMeta(seal.RecordSection) + ` 1; ` + seal.WASIModule + `\.`),
+		regexp.MustCompile(`(?m)^  TRANSITION_INCREMENT[ \t]+\{by: integer, key: string\}[ \t]+\S`),
+		regexp.MustCompile(`(?m)^  TRANSITION_RESET[ \t]+\{key: string\}[ \t]+\S`),
+		regexp.MustCompile(`(?m)^state fields: counts \(map\)$`),
+	} {
+		if !re.MatchString(out) {
+			t.Errorf("output has no line matching %s:\n%s", re, out)
+		}
+	}
+	for _, name := range append([]string{abi.ExportMemory}, abi.RequiredExports...) {
+		if !strings.Contains(out, name) {
+			t.Errorf("output does not list export %s:\n%s", name, out)
+		}
+	}
+	if strings.Contains(out, "REFUSED") {
+		t.Errorf("an accepted module is reported as refused:\n%s", out)
+	}
+}
+
+func TestInspectJSON(t *testing.T) {
+	wasm := readFile(t, embeddedCounter)
+	out := mustExecute(t, "catalog", "inspect", "--json", embeddedCounter)
+	var got inspection
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("output is not the inspection JSON: %v\n%s", err, out)
+	}
+	if dec.More() {
+		t.Fatalf("output holds more than one JSON value:\n%s", out)
+	}
+	if !got.Accepted || len(got.Problems) != 0 {
+		t.Fatalf("accepted %v, problems %v", got.Accepted, got.Problems)
+	}
+	if got.File != embeddedCounter || got.Hash != fmt.Sprintf("sha256:%x", sha256.Sum256(wasm)) || got.Size != len(wasm) {
+		t.Errorf("file %q hash %s size %d, want %q sha256 %x size %d", got.File, got.Hash, got.Size, embeddedCounter, sha256.Sum256(wasm), len(wasm))
+	}
+	if got.Name != "counter" || got.Version != "1.0.0" || got.ABIVersion != abi.Version {
+		t.Errorf("identity %s %s abi %d", got.Name, got.Version, got.ABIVersion)
+	}
+	if got.Imports == nil || len(got.Imports) != 0 || !strings.Contains(out, `"imports": []`) {
+		t.Errorf("imports %v, want an empty list", got.Imports)
+	}
+	if !strings.HasPrefix(got.Sealed, seal.RecordSection+" 1\n") {
+		t.Errorf("seal record %q", got.Sealed)
+	}
+	var names []string
+	for _, tr := range got.Transitions {
+		names = append(names, tr.Name)
+	}
+	if !slices.Equal(names, []string{"TRANSITION_INCREMENT", "TRANSITION_RESET"}) {
+		t.Errorf("transitions %v", names)
+	}
+	if !slices.Equal(got.Fields, []string{"counts (map)"}) {
+		t.Errorf("fields %v", got.Fields)
+	}
+}
+
+// TestUnsealedModuleIsRefusedThenSealed inspects the toolchain's raw
+// output (refused, naming every WASI import), seals it with the CLI, and
+// inspects the result (accepted).
+func TestUnsealedModuleIsRefusedThenSealed(t *testing.T) {
+	res := builtCounter(t)
+	parsed, err := wasmbin.Parse(res.Unsealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed.Imports) == 0 {
+		t.Fatal("the toolchain's output has no imports; nothing to check")
+	}
+	unsealed := writeFile(t, "unsealed.wasm", res.Unsealed)
+
+	out, _, err := execute(t, "catalog", "inspect", unsealed)
+	wantExit(t, err, 2)
+	if !strings.Contains(err.Error(), unsealed) || !strings.Contains(err.Error(), "would be refused") {
+		t.Errorf("error %q does not say that %s would be refused", err, unsealed)
+	}
+	if !strings.Contains(out, "REFUSED:") || !line("imports", fmt.Sprint(len(parsed.Imports))).MatchString(out) {
+		t.Errorf("output does not report the refusal and %d imports:\n%s", len(parsed.Imports), out)
+	}
+	for _, im := range parsed.Imports {
+		if want := "  - imports " + seal.WASIModule + "." + im.Name + " "; !strings.Contains(out, want) {
+			t.Errorf("output does not name import %s.%s:\n%s", im.Module, im.Name, out)
+		}
+	}
+	if !strings.Contains(out, "reprise catalog seal") {
+		t.Errorf("output does not say how to seal the module:\n%s", out)
+	}
+
+	jsonOut, _, err := execute(t, "catalog", "inspect", "--json", unsealed)
+	wantExit(t, err, 2)
+	var ins inspection
+	if err := json.Unmarshal([]byte(jsonOut), &ins); err != nil {
+		t.Fatalf("refusal is not valid JSON: %v\n%s", err, jsonOut)
+	}
+	if ins.Accepted || len(ins.Problems) != len(parsed.Imports) {
+		t.Errorf("accepted %v with %d problems, want refused with one per import (%d): %v", ins.Accepted, len(ins.Problems), len(parsed.Imports), ins.Problems)
+	}
+	for i, im := range parsed.Imports {
+		if i >= len(ins.Imports) || ins.Imports[i] != seal.WASIModule+"."+im.Name {
+			t.Errorf("JSON imports %v do not list %s.%s at %d", ins.Imports, im.Module, im.Name, i)
+		}
+	}
+
+	sealed := filepath.Join(t.TempDir(), "sealed.wasm")
+	out = mustExecute(t, "catalog", "seal", unsealed, "-o", sealed)
+	if want := fmt.Sprintf("sealed %s: %d WASI imports replaced, sha256 %x", sealed, len(parsed.Imports), sha256.Sum256(res.Wasm)); !strings.Contains(out, want) {
+		t.Errorf("seal printed %q, want %q", out, want)
+	}
+	if got := readFile(t, sealed); !bytes.Equal(got, res.Wasm) {
+		t.Fatalf("the CLI sealed the module to sha256 %x, the builder to %x", sha256.Sum256(got), sha256.Sum256(res.Wasm))
+	}
+
+	out = mustExecute(t, "catalog", "inspect", sealed)
+	if !line("catalog", "counter 1.0.0").MatchString(out) || !line("imports", "0").MatchString(out) {
+		t.Errorf("sealed module not reported as the counter catalog without imports:\n%s", out)
+	}
+}
+
+// TestCatalogBuildReproducesEmbeddedModule builds the counter catalog with
+// the pinned toolchain through the CLI and requires the checked-in bytes.
+func TestCatalogBuildReproducesEmbeddedModule(t *testing.T) {
+	skipBuildsInShortMode(t)
+	want := readFile(t, embeddedCounter)
+	file := filepath.Join(t.TempDir(), "counter.wasm")
+	out := mustExecute(t, "catalog", "build", counterSource, "-o", file, "--toolchain", manifest.Toolchain)
+	got := readFile(t, file)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("built sha256 %x, embedded %s is sha256 %x", sha256.Sum256(got), embeddedCounter, sha256.Sum256(want))
+	}
+	if prefix := fmt.Sprintf("built %s: %d bytes, sha256 %x, ", file, len(got), sha256.Sum256(got)); !strings.HasPrefix(out, prefix) || !strings.HasSuffix(out, " WASI imports sealed\n") {
+		t.Errorf("build printed %q, want %q... WASI imports sealed", out, prefix)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("output file: %v, mode %v, want 0644", err, info.Mode())
+	}
+	left, err := filepath.Glob(filepath.Join(filepath.Dir(file), ".*tmp*"))
+	if err != nil || len(left) != 0 {
+		t.Errorf("temporary files left beside the output: %v %v", left, err)
+	}
+}
+
+func TestSealOfSealedModuleWritesItUnchanged(t *testing.T) {
+	in := readFile(t, embeddedCounter)
+	out := filepath.Join(t.TempDir(), "again.wasm")
+	stdout := mustExecute(t, "catalog", "seal", embeddedCounter, "-o", out)
+	if want := embeddedCounter + " has no imports; written unchanged to " + out; !strings.Contains(stdout, want) {
+		t.Errorf("seal printed %q, want %q", stdout, want)
+	}
+	if got := readFile(t, out); !bytes.Equal(got, in) {
+		t.Errorf("sealing a sealed module changed it: sha256 %x, was %x", sha256.Sum256(got), sha256.Sum256(in))
+	}
+}
+
+func TestInspectNonWasmFileNamesTheParseProblem(t *testing.T) {
+	file := writeFile(t, "notes.wasm", []byte("these are notes, not a module\n"))
+	out, _, err := execute(t, "catalog", "inspect", file)
+	wantExit(t, err, 2)
+	for _, want := range []string{"REFUSED:", "not a valid wasm module", "header", "magic"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output does not contain %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestSealNonWasmFileNamesTheParseProblem(t *testing.T) {
+	file := writeFile(t, "notes.wasm", []byte("these are notes, not a module\n"))
+	out := filepath.Join(t.TempDir(), "out.wasm")
+	_, _, err := execute(t, "catalog", "seal", file, "-o", out)
+	if err == nil || !errors.Is(err, seal.ErrNotWasm) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "magic") {
+		t.Fatalf("error %v, want one naming %s and the bad header", err, file)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed seal wrote %s (%v)", out, err)
+	}
+}
+
+func TestInspectMissingFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "absent.wasm")
+	_, _, err := execute(t, "catalog", "inspect", file)
+	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), file) {
+		t.Fatalf("error %v, want one saying %s does not exist", err, file)
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		t.Errorf("a missing file is reported as a refused module (exit %d)", ee.code)
+	}
+}
+
+// TestInspectAppliesConfiguredLimits shows the configuration file reaching
+// the validation: a module-size limit below the module's size refuses it.
+func TestInspectAppliesConfiguredLimits(t *testing.T) {
+	size := len(readFile(t, embeddedCounter))
+	cfg := writeFile(t, "reprise.yaml", []byte("limits:\n  max_module_bytes: 1000\n"))
+	out, _, err := execute(t, "--config", cfg, "catalog", "inspect", embeddedCounter)
+	wantExit(t, err, 2)
+	if want := fmt.Sprintf("module is %d bytes, the limit is 1000", size); !strings.Contains(out, want) {
+		t.Errorf("output does not contain %q:\n%s", want, out)
+	}
+}
+
+func TestMissingOutputFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"catalog", "build", counterSource},
+		{"catalog", "seal", embeddedCounter},
+	} {
+		_, _, err := execute(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "missing -o") {
+			t.Errorf("reprise %s: error %v, want one about the missing -o", strings.Join(args, " "), err)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out := mustExecute(t, "version")
+	for _, want := range []string{"reprise ", fmt.Sprintf("abi %d,", abi.Version), fmt.Sprintf("seal v%d,", seal.Version)} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version output does not contain %q:\n%s", want, out)
+		}
+	}
+}
