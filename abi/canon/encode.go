@@ -14,6 +14,10 @@ func Marshal(v any) ([]byte, error) {
 	return AppendMarshal(nil, v)
 }
 
+// AppendString appends s as a canonical JSON string. It fails on invalid
+// UTF-8, which has no canonical form.
+func AppendString(dst []byte, s string) ([]byte, error) { return appendString(dst, s) }
+
 // AppendMarshal appends the canonical JSON encoding of v to dst and returns
 // the extended slice. On error it returns dst with its original length.
 func AppendMarshal(dst []byte, v any) ([]byte, error) {

@@ -3,14 +3,12 @@ package meter_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/reprise-dev/reprise/host/internal/wasmtest"
 	"github.com/reprise-dev/reprise/host/meter"
 	"github.com/reprise-dev/reprise/host/wasmbin"
 )
@@ -156,18 +154,7 @@ func inject(t testing.TB, wasm []byte) []byte {
 // validate runs wasm-validate (from wabt) on wasm if it is on PATH.
 func validate(t testing.TB, wasm []byte) {
 	t.Helper()
-	tool, err := exec.LookPath("wasm-validate")
-	if err != nil {
-		t.Logf("wasm-validate not on PATH (apt-get install wabt): metered output not validated by it")
-		return
-	}
-	path := filepath.Join(t.TempDir(), "metered.wasm")
-	if err := os.WriteFile(path, wasm, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(tool, path).CombinedOutput(); err != nil {
-		t.Fatalf("wasm-validate refuses the metered module: %v\n%s", err, out)
-	}
+	wasmtest.Validate(t, wasm, "the metered module")
 }
 
 // engine is a wazero runtime configuration under test.

@@ -3,8 +3,6 @@ package meter_test
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/reprise-dev/reprise/host/internal/wasmtest"
 	"github.com/reprise-dev/reprise/host/meter"
 	"github.com/reprise-dev/reprise/host/seal"
 	"github.com/reprise-dev/reprise/host/wasmbin"
@@ -47,27 +46,7 @@ func goReactor(t testing.TB) (sealed, metered []byte) {
 }
 
 func buildReactor() (sealed, metered []byte, err error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return nil, nil, err
-	}
-	src, err := filepath.Abs(filepath.Join("testdata", "reactor"))
-	if err != nil {
-		return nil, nil, err
-	}
-	dir, err := os.MkdirTemp("", "meter-reactor-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "reactor.wasm")
-	cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-trimpath", "-o", out, ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOWORK=off")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, nil, &buildError{err: err, output: msg}
-	}
-	raw, err := os.ReadFile(out)
+	raw, err := wasmtest.BuildReactor(filepath.Join("testdata", "reactor"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -77,15 +56,6 @@ func buildReactor() (sealed, metered []byte, err error) {
 	}
 	metered, err = meter.Inject(sealed)
 	return sealed, metered, err
-}
-
-type buildError struct {
-	err    error
-	output []byte
-}
-
-func (e *buildError) Error() string {
-	return "building testdata/reactor for wasip1: " + e.err.Error() + "\n" + string(e.output)
 }
 
 // compilationCache shares compiled modules between the runtimes of one

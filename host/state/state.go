@@ -3,8 +3,10 @@ package state
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/reprise-dev/reprise/abi"
+	"github.com/reprise-dev/reprise/abi/canon"
 )
 
 // State is the read model. It is not safe for concurrent mutation; readers
@@ -206,31 +208,13 @@ func (s *State) appendField(out []byte, name string, kind abi.FieldKind) []byte 
 	return append(out, '}')
 }
 
-// appendJSONString writes s as a JSON string in the canonical escaping
-// (see abi/canon): quote, backslash and control characters escaped.
+// appendJSONString writes s as a canonical JSON string. Keys a guest
+// reported are normally valid UTF-8; any invalid byte is shown as U+FFFD so
+// the view is always valid JSON.
 func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c == '\n':
-			dst = append(dst, '\\', 'n')
-		case c == '\r':
-			dst = append(dst, '\\', 'r')
-		case c == '\t':
-			dst = append(dst, '\\', 't')
-		case c == '\b':
-			dst = append(dst, '\\', 'b')
-		case c == '\f':
-			dst = append(dst, '\\', 'f')
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		default:
-			dst = append(dst, c)
-		}
+	out, err := canon.AppendString(dst, s)
+	if err != nil {
+		out, _ = canon.AppendString(dst, strings.ToValidUTF8(s, "\uFFFD"))
 	}
-	return append(dst, '"')
+	return out
 }

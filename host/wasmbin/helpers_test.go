@@ -1,53 +1,16 @@
 package wasmbin
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
-)
 
-var (
-	guestOnce sync.Once
-	guestWasm []byte
-	guestErr  error
+	"github.com/reprise-dev/reprise/host/internal/wasmtest"
 )
 
 // goGuest returns the testdata/guest program built with the real Go
 // toolchain for wasip1, built once per test binary.
 func goGuest(tb testing.TB) []byte {
 	tb.Helper()
-	guestOnce.Do(func() { guestWasm, guestErr = buildGoReactor("testdata/guest") })
-	if guestErr != nil {
-		tb.Fatal(guestErr)
-	}
-	return guestWasm
-}
-
-func buildGoReactor(dir string) ([]byte, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return nil, fmt.Errorf("the go tool is needed to build the test guest: %w", err)
-	}
-	src, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, err
-	}
-	out, err := os.MkdirTemp("", "wasmbin-guest-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(out)
-	wasmPath := filepath.Join(out, "guest.wasm")
-	cmd := exec.Command(goTool, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-o", wasmPath, ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("building %s for wasip1: %w\n%s", dir, err, msg)
-	}
-	return os.ReadFile(wasmPath)
+	return wasmtest.Reactor(tb, "testdata/guest")
 }
 
 // sec encodes one section with a minimal size prefix.
