@@ -47,8 +47,8 @@ func init() {
 	guest.Transition(cat, "TRANSITION_WRITE_THEN_PANIC", guest.Handler[setIn]{
 		Apply: func(tx *guest.Tx, in setIn) error {
 			items.Set(tx, in.Key, in.N)
-			var m map[string]int
-			m["boom"] = 1 // nil map write: a runtime panic
+			var none []int64
+			items.Set(tx, "boom", none[in.N]) // index out of range: a runtime panic
 			return nil
 		},
 	})
