@@ -24,13 +24,13 @@ import (
 
 // Paths relative to this package's directory, where go test runs.
 var (
-	embeddedCounter = filepath.Join("..", "..", "catalogs", "builtin", "counter.wasm")
-	counterSource   = filepath.Join("..", "..", "catalogs", "counter")
+	embeddedCounterPath = filepath.Join("..", "..", "catalogs", "builtin", "counter.wasm")
+	counterSourceDir    = filepath.Join("..", "..", "catalogs", "counter")
 )
 
-// execute runs the root command in-process, as main does, and returns what
+// runReprise runs the root command in-process, as main does, and returns what
 // it printed.
-func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
+func runReprise(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	root := newRootCmd()
 	var out, errOut bytes.Buffer
@@ -41,9 +41,9 @@ func execute(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errOut.String(), err
 }
 
-func mustExecute(t *testing.T, args ...string) string {
+func mustRunReprise(t *testing.T, args ...string) string {
 	t.Helper()
-	stdout, stderr, err := execute(t, args...)
+	stdout, stderr, err := runReprise(t, args...)
 	if err != nil {
 		t.Fatalf("reprise %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, stderr)
 	}
@@ -62,7 +62,7 @@ func wantExit(t *testing.T, err error, code int) {
 	}
 }
 
-func readFile(t *testing.T, path string) []byte {
+func mustReadFile(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -71,7 +71,7 @@ func readFile(t *testing.T, path string) []byte {
 	return b
 }
 
-func writeFile(t *testing.T, name string, data []byte) string {
+func writeTempFile(t *testing.T, name string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -80,50 +80,50 @@ func writeFile(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-// counterBuild is one build of the counter catalog, shared: its Unsealed
+// counterBuildOnce is one build of the counter catalog, shared: its Unsealed
 // bytes are the toolchain's output, a module with WASI imports.
-var counterBuild struct {
+var counterBuildOnce struct {
 	once sync.Once
 	res  *build.Result
 	err  error
 }
 
-func builtCounter(t *testing.T) *build.Result {
+func sharedCounterBuild(t *testing.T) *build.Result {
 	t.Helper()
-	skipBuildsInShortMode(t)
-	counterBuild.once.Do(func() {
-		counterBuild.res, counterBuild.err = build.Build(context.Background(), counterSource, build.Options{})
+	skipCatalogBuildsInShortMode(t)
+	counterBuildOnce.once.Do(func() {
+		counterBuildOnce.res, counterBuildOnce.err = build.Build(context.Background(), counterSourceDir, build.Options{})
 	})
-	if counterBuild.err != nil {
-		t.Fatalf("build %s: %v", counterSource, counterBuild.err)
+	if counterBuildOnce.err != nil {
+		t.Fatalf("build %s: %v", counterSourceDir, counterBuildOnce.err)
 	}
-	return counterBuild.res
+	return counterBuildOnce.res
 }
 
-func skipBuildsInShortMode(t *testing.T) {
+func skipCatalogBuildsInShortMode(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds catalogs with the Go toolchain")
 	}
 }
 
-// line matches one "label: value" line of the inspection table, whatever
+// tableLine matches one "label: value" line of the inspection table, whatever
 // the column padding.
-func line(label, value string) *regexp.Regexp {
+func tableLine(label, value string) *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(label) + `:[ \t]+` + regexp.QuoteMeta(value) + `$`)
 }
 
 func TestInspectEmbeddedCounter(t *testing.T) {
-	wasm := readFile(t, embeddedCounter)
-	out := mustExecute(t, "catalog", "inspect", embeddedCounter)
+	wasm := mustReadFile(t, embeddedCounterPath)
+	out := mustRunReprise(t, "catalog", "inspect", embeddedCounterPath)
 	for _, re := range []*regexp.Regexp{
-		line("file", embeddedCounter),
-		line("hash", fmt.Sprintf("sha256:%x", sha256.Sum256(wasm))),
-		line("size", fmt.Sprintf("%d bytes", len(wasm))),
-		line("catalog", "counter 1.0.0"),
-		line("abi version", fmt.Sprint(abi.Version)),
-		line("imports", "0"),
-		regexp.MustCompile(`(?m)^sealed:[ \t]+` + regexp.QuoteMeta(seal.RecordSection) + ` 1; ` + seal.WASIModule + `\.`),
+		tableLine("file", embeddedCounterPath),
+		tableLine("hash", fmt.Sprintf("sha256:%x", sha256.Sum256(wasm))),
+		tableLine("size", fmt.Sprintf("%d bytes", len(wasm))),
+		tableLine("catalog", "counter 1.0.0"),
+		tableLine("abi version", fmt.Sprint(abi.Version)),
+		tableLine("imports", "0"),
+		regexp.MustCompile(`(?m)^sealed:[ \t]+` + regexp.QuoteMeta(fmt.Sprintf("%s %d; %s.", seal.RecordSection, seal.Version, seal.WASIModule))),
 		regexp.MustCompile(`(?m)^  TRANSITION_INCREMENT[ \t]+\{by: integer, key: string\}[ \t]+\S`),
 		regexp.MustCompile(`(?m)^  TRANSITION_RESET[ \t]+\{key: string\}[ \t]+\S`),
 		regexp.MustCompile(`(?m)^state fields: counts \(map\)$`),
@@ -143,8 +143,8 @@ func TestInspectEmbeddedCounter(t *testing.T) {
 }
 
 func TestInspectJSON(t *testing.T) {
-	wasm := readFile(t, embeddedCounter)
-	out := mustExecute(t, "catalog", "inspect", "--json", embeddedCounter)
+	wasm := mustReadFile(t, embeddedCounterPath)
+	out := mustRunReprise(t, "catalog", "inspect", "--json", embeddedCounterPath)
 	var got inspection
 	dec := json.NewDecoder(strings.NewReader(out))
 	dec.DisallowUnknownFields()
@@ -157,8 +157,8 @@ func TestInspectJSON(t *testing.T) {
 	if !got.Accepted || len(got.Problems) != 0 {
 		t.Fatalf("accepted %v, problems %v", got.Accepted, got.Problems)
 	}
-	if got.File != embeddedCounter || got.Hash != fmt.Sprintf("sha256:%x", sha256.Sum256(wasm)) || got.Size != len(wasm) {
-		t.Errorf("file %q hash %s size %d, want %q sha256 %x size %d", got.File, got.Hash, got.Size, embeddedCounter, sha256.Sum256(wasm), len(wasm))
+	if got.File != embeddedCounterPath || got.Hash != fmt.Sprintf("sha256:%x", sha256.Sum256(wasm)) || got.Size != len(wasm) {
+		t.Errorf("file %q hash %s size %d, want %q sha256 %x size %d", got.File, got.Hash, got.Size, embeddedCounterPath, sha256.Sum256(wasm), len(wasm))
 	}
 	if got.Name != "counter" || got.Version != "1.0.0" || got.ABIVersion != abi.Version {
 		t.Errorf("identity %s %s abi %d", got.Name, got.Version, got.ABIVersion)
@@ -166,7 +166,7 @@ func TestInspectJSON(t *testing.T) {
 	if got.Imports == nil || len(got.Imports) != 0 || !strings.Contains(out, `"imports": []`) {
 		t.Errorf("imports %v, want an empty list", got.Imports)
 	}
-	if !strings.HasPrefix(got.Sealed, seal.RecordSection+" 1\n") {
+	if !strings.HasPrefix(got.Sealed, fmt.Sprintf("%s %d\n", seal.RecordSection, seal.Version)) {
 		t.Errorf("seal record %q", got.Sealed)
 	}
 	var names []string
@@ -185,7 +185,7 @@ func TestInspectJSON(t *testing.T) {
 // output (refused, naming every WASI import), seals it with the CLI, and
 // inspects the result (accepted).
 func TestUnsealedModuleIsRefusedThenSealed(t *testing.T) {
-	res := builtCounter(t)
+	res := sharedCounterBuild(t)
 	parsed, err := wasmbin.Parse(res.Unsealed)
 	if err != nil {
 		t.Fatal(err)
@@ -193,14 +193,14 @@ func TestUnsealedModuleIsRefusedThenSealed(t *testing.T) {
 	if len(parsed.Imports) == 0 {
 		t.Fatal("the toolchain's output has no imports; nothing to check")
 	}
-	unsealed := writeFile(t, "unsealed.wasm", res.Unsealed)
+	unsealed := writeTempFile(t, "unsealed.wasm", res.Unsealed)
 
-	out, _, err := execute(t, "catalog", "inspect", unsealed)
+	out, _, err := runReprise(t, "catalog", "inspect", unsealed)
 	wantExit(t, err, 2)
 	if !strings.Contains(err.Error(), unsealed) || !strings.Contains(err.Error(), "would be refused") {
 		t.Errorf("error %q does not say that %s would be refused", err, unsealed)
 	}
-	if !strings.Contains(out, "REFUSED:") || !line("imports", fmt.Sprint(len(parsed.Imports))).MatchString(out) {
+	if !strings.Contains(out, "REFUSED:") || !tableLine("imports", fmt.Sprint(len(parsed.Imports))).MatchString(out) {
 		t.Errorf("output does not report the refusal and %d imports:\n%s", len(parsed.Imports), out)
 	}
 	for _, im := range parsed.Imports {
@@ -212,7 +212,7 @@ func TestUnsealedModuleIsRefusedThenSealed(t *testing.T) {
 		t.Errorf("output does not say how to seal the module:\n%s", out)
 	}
 
-	jsonOut, _, err := execute(t, "catalog", "inspect", "--json", unsealed)
+	jsonOut, _, err := runReprise(t, "catalog", "inspect", "--json", unsealed)
 	wantExit(t, err, 2)
 	var ins inspection
 	if err := json.Unmarshal([]byte(jsonOut), &ins); err != nil {
@@ -228,16 +228,16 @@ func TestUnsealedModuleIsRefusedThenSealed(t *testing.T) {
 	}
 
 	sealed := filepath.Join(t.TempDir(), "sealed.wasm")
-	out = mustExecute(t, "catalog", "seal", unsealed, "-o", sealed)
+	out = mustRunReprise(t, "catalog", "seal", unsealed, "-o", sealed)
 	if want := fmt.Sprintf("sealed %s: %d WASI imports replaced, sha256 %x", sealed, len(parsed.Imports), sha256.Sum256(res.Wasm)); !strings.Contains(out, want) {
 		t.Errorf("seal printed %q, want %q", out, want)
 	}
-	if got := readFile(t, sealed); !bytes.Equal(got, res.Wasm) {
+	if got := mustReadFile(t, sealed); !bytes.Equal(got, res.Wasm) {
 		t.Fatalf("the CLI sealed the module to sha256 %x, the builder to %x", sha256.Sum256(got), sha256.Sum256(res.Wasm))
 	}
 
-	out = mustExecute(t, "catalog", "inspect", sealed)
-	if !line("catalog", "counter 1.0.0").MatchString(out) || !line("imports", "0").MatchString(out) {
+	out = mustRunReprise(t, "catalog", "inspect", sealed)
+	if !tableLine("catalog", "counter 1.0.0").MatchString(out) || !tableLine("imports", "0").MatchString(out) {
 		t.Errorf("sealed module not reported as the counter catalog without imports:\n%s", out)
 	}
 }
@@ -245,19 +245,21 @@ func TestUnsealedModuleIsRefusedThenSealed(t *testing.T) {
 // TestCatalogBuildReproducesEmbeddedModule builds the counter catalog with
 // the pinned toolchain through the CLI and requires the checked-in bytes.
 func TestCatalogBuildReproducesEmbeddedModule(t *testing.T) {
-	skipBuildsInShortMode(t)
-	want := readFile(t, embeddedCounter)
+	skipCatalogBuildsInShortMode(t)
+	want := mustReadFile(t, embeddedCounterPath)
 	file := filepath.Join(t.TempDir(), "counter.wasm")
-	out := mustExecute(t, "catalog", "build", counterSource, "-o", file, "--toolchain", manifest.Toolchain)
-	got := readFile(t, file)
+	out := mustRunReprise(t, "catalog", "build", counterSourceDir, "-o", file, "--toolchain", manifest.Toolchain)
+	got := mustReadFile(t, file)
 	if !bytes.Equal(got, want) {
-		t.Fatalf("built sha256 %x, embedded %s is sha256 %x", sha256.Sum256(got), embeddedCounter, sha256.Sum256(want))
+		t.Fatalf("built sha256 %x, embedded %s is sha256 %x", sha256.Sum256(got), embeddedCounterPath, sha256.Sum256(want))
 	}
 	if prefix := fmt.Sprintf("built %s: %d bytes, sha256 %x, ", file, len(got), sha256.Sum256(got)); !strings.HasPrefix(out, prefix) || !strings.HasSuffix(out, " WASI imports sealed\n") {
 		t.Errorf("build printed %q, want %q... WASI imports sealed", out, prefix)
 	}
-	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o644 {
-		t.Errorf("output file: %v, mode %v, want 0644", err, info.Mode())
+	if info, err := os.Stat(file); err != nil {
+		t.Error(err)
+	} else if info.Mode().Perm() != 0o644 {
+		t.Errorf("output file mode %v, want 0644", info.Mode().Perm())
 	}
 	left, err := filepath.Glob(filepath.Join(filepath.Dir(file), ".*tmp*"))
 	if err != nil || len(left) != 0 {
@@ -266,20 +268,20 @@ func TestCatalogBuildReproducesEmbeddedModule(t *testing.T) {
 }
 
 func TestSealOfSealedModuleWritesItUnchanged(t *testing.T) {
-	in := readFile(t, embeddedCounter)
+	in := mustReadFile(t, embeddedCounterPath)
 	out := filepath.Join(t.TempDir(), "again.wasm")
-	stdout := mustExecute(t, "catalog", "seal", embeddedCounter, "-o", out)
-	if want := embeddedCounter + " has no imports; written unchanged to " + out; !strings.Contains(stdout, want) {
+	stdout := mustRunReprise(t, "catalog", "seal", embeddedCounterPath, "-o", out)
+	if want := embeddedCounterPath + " has no imports; written unchanged to " + out; !strings.Contains(stdout, want) {
 		t.Errorf("seal printed %q, want %q", stdout, want)
 	}
-	if got := readFile(t, out); !bytes.Equal(got, in) {
+	if got := mustReadFile(t, out); !bytes.Equal(got, in) {
 		t.Errorf("sealing a sealed module changed it: sha256 %x, was %x", sha256.Sum256(got), sha256.Sum256(in))
 	}
 }
 
 func TestInspectNonWasmFileNamesTheParseProblem(t *testing.T) {
-	file := writeFile(t, "notes.wasm", []byte("these are notes, not a module\n"))
-	out, _, err := execute(t, "catalog", "inspect", file)
+	file := writeTempFile(t, "notes.wasm", []byte("these are notes, not a module\n"))
+	out, _, err := runReprise(t, "catalog", "inspect", file)
 	wantExit(t, err, 2)
 	for _, want := range []string{"REFUSED:", "not a valid wasm module", "header", "magic"} {
 		if !strings.Contains(out, want) {
@@ -289,9 +291,9 @@ func TestInspectNonWasmFileNamesTheParseProblem(t *testing.T) {
 }
 
 func TestSealNonWasmFileNamesTheParseProblem(t *testing.T) {
-	file := writeFile(t, "notes.wasm", []byte("these are notes, not a module\n"))
+	file := writeTempFile(t, "notes.wasm", []byte("these are notes, not a module\n"))
 	out := filepath.Join(t.TempDir(), "out.wasm")
-	_, _, err := execute(t, "catalog", "seal", file, "-o", out)
+	_, _, err := runReprise(t, "catalog", "seal", file, "-o", out)
 	if err == nil || !errors.Is(err, seal.ErrNotWasm) || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "magic") {
 		t.Fatalf("error %v, want one naming %s and the bad header", err, file)
 	}
@@ -302,7 +304,7 @@ func TestSealNonWasmFileNamesTheParseProblem(t *testing.T) {
 
 func TestInspectMissingFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "absent.wasm")
-	_, _, err := execute(t, "catalog", "inspect", file)
+	_, _, err := runReprise(t, "catalog", "inspect", file)
 	if err == nil || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), file) {
 		t.Fatalf("error %v, want one saying %s does not exist", err, file)
 	}
@@ -315,9 +317,9 @@ func TestInspectMissingFile(t *testing.T) {
 // TestInspectAppliesConfiguredLimits shows the configuration file reaching
 // the validation: a module-size limit below the module's size refuses it.
 func TestInspectAppliesConfiguredLimits(t *testing.T) {
-	size := len(readFile(t, embeddedCounter))
-	cfg := writeFile(t, "reprise.yaml", []byte("limits:\n  max_module_bytes: 1000\n"))
-	out, _, err := execute(t, "--config", cfg, "catalog", "inspect", embeddedCounter)
+	size := len(mustReadFile(t, embeddedCounterPath))
+	cfg := writeTempFile(t, "reprise.yaml", []byte("limits:\n  max_module_bytes: 1000\n"))
+	out, _, err := runReprise(t, "--config", cfg, "catalog", "inspect", embeddedCounterPath)
 	wantExit(t, err, 2)
 	if want := fmt.Sprintf("module is %d bytes, the limit is 1000", size); !strings.Contains(out, want) {
 		t.Errorf("output does not contain %q:\n%s", want, out)
@@ -326,10 +328,10 @@ func TestInspectAppliesConfiguredLimits(t *testing.T) {
 
 func TestMissingOutputFlag(t *testing.T) {
 	for _, args := range [][]string{
-		{"catalog", "build", counterSource},
-		{"catalog", "seal", embeddedCounter},
+		{"catalog", "build", counterSourceDir},
+		{"catalog", "seal", embeddedCounterPath},
 	} {
-		_, _, err := execute(t, args...)
+		_, _, err := runReprise(t, args...)
 		if err == nil || !strings.Contains(err.Error(), "missing -o") {
 			t.Errorf("reprise %s: error %v, want one about the missing -o", strings.Join(args, " "), err)
 		}
@@ -337,7 +339,7 @@ func TestMissingOutputFlag(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	out := mustExecute(t, "version")
+	out := mustRunReprise(t, "version")
 	for _, want := range []string{"reprise ", fmt.Sprintf("abi %d,", abi.Version), fmt.Sprintf("seal v%d,", seal.Version)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("version output does not contain %q:\n%s", want, out)
