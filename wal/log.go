@@ -35,6 +35,13 @@ type Options struct {
 	// write atomically. Records of 64 KiB or more live in the value log and
 	// count only a pointer against that cap.
 	MemTableSize int64
+	// CommitFault is a test double hook for a failing fsync or a full disk,
+	// faults a test cannot cause on a real file system. When set, it is
+	// called before each commit of a write transaction; a non-nil error is
+	// returned as if that commit's fsync had failed: nothing of the
+	// transaction is made visible and the Log refuses writes (ErrFailed)
+	// until it is reopened. Production configurations leave it nil.
+	CommitFault func() error
 }
 
 const (
@@ -157,7 +164,7 @@ func Open(opts Options) (*Log, error) {
 		db:     db,
 		dir:    opts.Dir,
 		logger: logger,
-		commit: (*badger.Txn).Commit,
+		commit: commitWithFault(opts.CommitFault),
 		pins:   make(map[uint64]uint64),
 		gcStop: make(chan struct{}),
 		gcKick: make(chan struct{}, 1),
@@ -558,6 +565,20 @@ func (l *Log) commitTxn(txn *badger.Txn) error {
 		return fmt.Errorf("wal: commit failed: %w", err)
 	}
 	return nil
+}
+
+// commitWithFault returns Badger's commit, preceded by fault when a test
+// sets Options.CommitFault.
+func commitWithFault(fault func() error) func(*badger.Txn) error {
+	if fault == nil {
+		return (*badger.Txn).Commit
+	}
+	return func(txn *badger.Txn) error {
+		if err := fault(); err != nil {
+			return err // commitTxn discards txn: nothing of it is written
+		}
+		return txn.Commit()
+	}
 }
 
 // lifecycle lets calls run until Close, and Close wait for calls in progress.

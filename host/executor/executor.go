@@ -115,6 +115,7 @@ type Executor struct {
 
 	// Writer-goroutine state.
 	recs         []wal.Record
+	batchHLC     string // highest HLC among recs
 	pending      map[string]*request
 	snapshotting sync.WaitGroup
 	lastSnapshot uint64
@@ -184,10 +185,9 @@ func Open(ctx context.Context, cfg Config) (*Executor, error) {
 }
 
 // Submit applies a proposal and waits for its verdict, which comes only
-// after the record (if any) is durable. An error means the proposal's fate
-// is unknown to the caller only if it is ErrStopped (the WAL failed); with
-// ErrClosed or a context error it was not applied, or was applied and
-// durable (resubmit with the same idempotency key to find out).
+// after the record (if any) is durable. With ErrClosed the proposal was not
+// applied. With ErrStopped (the WAL failed) or a context error its fate is
+// unknown to the caller: resubmit with the same idempotency key to learn it.
 func (e *Executor) Submit(ctx context.Context, sub Submission) (Verdict, error) {
 	req := &request{sub: sub, reply: make(chan reply, 1)}
 	select {
@@ -205,6 +205,15 @@ func (e *Executor) Submit(ctx context.Context, sub Submission) (Verdict, error) 
 	select {
 	case r := <-req.reply:
 		return r.v, r.err
+	case <-e.done:
+		// The writer answers every request it takes before it exits; one
+		// sent as Close stopped it was never taken, hence never applied.
+		select {
+		case r := <-req.reply:
+			return r.v, r.err
+		default:
+			return Verdict{}, ErrClosed
+		}
 	case <-ctx.Done():
 		return Verdict{}, ctx.Err()
 	}
@@ -251,7 +260,7 @@ func (e *Executor) process(batch []*request) {
 		}
 		return
 	}
-	e.recs = e.recs[:0]
+	e.recs, e.batchHLC = e.recs[:0], ""
 	clear(e.pending)
 	for _, r := range batch {
 		e.decide(ctx, r)
@@ -268,8 +277,8 @@ func (e *Executor) process(batch []*request) {
 			e.log.Error("writer stopped: state in memory is ahead of the WAL; restart to recover from disk", "err", e.failure)
 		} else {
 			e.index = e.recs[len(e.recs)-1].Index
-			if h := e.recs[len(e.recs)-1].HLC; h != "" {
-				e.lastHLC = e.maxHLC(h)
+			if e.batchHLC != "" {
+				e.lastHLC = e.maxHLC(e.batchHLC)
 			}
 		}
 	}
@@ -289,21 +298,24 @@ func (e *Executor) process(batch []*request) {
 		switch {
 		case failure != nil:
 			r.reply <- reply{err: fmt.Errorf("%w: %v", ErrStopped, failure)}
+			continue
 		case r.dupOf != nil:
-			v := r.dupOf.v
-			if v.Accepted {
-				v.Duplicate = true
+			r.v, r.err = r.dupOf.v, r.dupOf.err
+			if r.v.Accepted {
+				r.v.Duplicate = true
 			}
-			r.reply <- reply{v: v, err: r.dupOf.err}
-		default:
-			r.reply <- reply{v: r.v, err: r.err}
 		}
-		if o := e.cfg.Observer; o != nil && failure == nil {
+		r.reply <- reply{v: r.v, err: r.err}
+		if o := e.cfg.Observer; o != nil {
 			o.Verdict(r.sub.Proposal.Transition, r.v)
 		}
 	}
 	if o := e.cfg.Observer; o != nil {
-		o.Batch(len(batch), len(e.recs), commit)
+		committed := len(e.recs)
+		if failure != nil {
+			committed = 0
+		}
+		o.Batch(len(batch), committed, commit)
 	}
 	if snap {
 		e.snapshotting.Add(1)
@@ -342,10 +354,7 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 		return
 	}
 	if p.HLC != "" {
-		last := e.lastHLC
-		if n := len(e.recs); n > 0 && e.recs[n-1].HLC != "" {
-			last = e.maxHLCOf(last, e.recs[n-1].HLC)
-		}
+		last := e.maxHLCOf(e.lastHLC, e.batchHLC)
 		if last != "" {
 			c, err := compareHLC(p.HLC, last)
 			if err != nil {
@@ -385,6 +394,9 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 		IdemKey: p.IdemKey, Signer: p.Signer, HLC: p.HLC, WindowID: p.WindowID, Evidence: p.Evidence,
 		Output: out.Result.Output, Fuel: out.Fuel, StateHash: out.StateHash,
 	})
+	if p.HLC != "" {
+		e.batchHLC = e.maxHLCOf(e.batchHLC, p.HLC)
+	}
 	if p.IdemKey != "" {
 		e.pending[p.IdemKey] = r
 	}

@@ -65,8 +65,11 @@ func (e *Executor) recover(ctx context.Context) error {
 	switch {
 	case last > e.index:
 		if first > e.index+1 {
-			return fmt.Errorf("WAL starts at index %d but the newest usable snapshot is at index %d: records %d..%d are missing",
-				first, e.index, e.index+1, first-1)
+			from := "there is no usable snapshot"
+			if e.index > 0 {
+				from = fmt.Sprintf("the newest usable snapshot is at index %d", e.index)
+			}
+			return fmt.Errorf("WAL starts at index %d but %s: records %d..%d are missing", first, from, e.index+1, first-1)
 		}
 		if err := e.replay(ctx, e.index+1, last); err != nil {
 			return err
