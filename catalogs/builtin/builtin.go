@@ -14,11 +14,16 @@ import (
 
 //go:generate go run ./gen
 
-//go:embed counter.wasm
-var counterWasm []byte
+var (
+	//go:embed counter.wasm
+	counterWasm []byte
+	//go:embed swoosh.wasm
+	swooshWasm []byte
+)
 
 var modules = map[string][]byte{
 	"counter": counterWasm,
+	"swoosh":  swooshWasm,
 }
 
 // Lookup returns the sealed module of a built-in catalog.

@@ -356,7 +356,7 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 	if p.HLC != "" {
 		last := e.maxHLCOf(e.lastHLC, e.batchHLC)
 		if last != "" {
-			c, err := compareHLC(p.HLC, last)
+			c, err := abi.CompareHLC(p.HLC, last)
 			if err != nil {
 				r.v = Verdict{Code: abi.BadProposal, Detail: err.Error(), StateHash: current}
 				return
@@ -365,7 +365,7 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 				r.v = Verdict{Code: abi.StaleHLC, Detail: fmt.Sprintf("hlc %s is older than %s", p.HLC, last), StateHash: current}
 				return
 			}
-		} else if _, err := hlcParts(p.HLC); err != nil {
+		} else if err := abi.ValidHLC(p.HLC); err != nil {
 			r.v = Verdict{Code: abi.BadProposal, Detail: err.Error(), StateHash: current}
 			return
 		}
@@ -408,7 +408,7 @@ func (e *Executor) maxHLCOf(a, b string) string {
 	if a == "" {
 		return b
 	}
-	if c, err := compareHLC(b, a); err == nil && c > 0 {
+	if c, err := abi.CompareHLC(b, a); err == nil && c > 0 {
 		return b
 	}
 	return a

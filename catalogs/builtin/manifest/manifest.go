@@ -18,4 +18,5 @@ type Source struct {
 // Sources lists every built-in catalog.
 var Sources = []Source{
 	{Name: "counter", Dir: "catalogs/counter", File: "counter.wasm"},
+	{Name: "swoosh", Dir: "catalogs/swoosh", File: "swoosh.wasm"},
 }

@@ -1,15 +1,19 @@
-package executor
+package abi
 
 import (
 	"fmt"
 	"strings"
 )
 
-// compareHLC orders two hybrid logical clock values of the SWOOSH form
+// The executor enforces that accepted HLCs never go backwards, and catalogs
+// (the SWOOSH catalog records hlc_last) may check the same rule: both use
+// this one comparison, so they can never disagree.
+
+// CompareHLC orders two hybrid logical clock values of the SWOOSH form
 // "physical-logical-node" (for example "1-0-0000000000000001"): component
 // by component, each read as an unsigned number in hexadecimal digits (so
 // decimal components order correctly too), a missing component lowest.
-func compareHLC(a, b string) (int, error) {
+func CompareHLC(a, b string) (int, error) {
 	pa, err := hlcParts(a)
 	if err != nil {
 		return 0, err
@@ -40,6 +44,12 @@ func compareHLC(a, b string) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// ValidHLC reports whether s is a well-formed HLC, and why not.
+func ValidHLC(s string) error {
+	_, err := hlcParts(s)
+	return err
 }
 
 // hlcParts splits and normalises an HLC: lower case, leading zeros gone.
