@@ -1,6 +1,8 @@
 // Package host runs catalog modules in wazero as deterministic reducers. It
 // admits a module (size, zero imports, the abi exports and version, memory
-// limits, no start function), injects fuel metering, compiles it once (with
+// limits, no start function), rewrites every float operation that can
+// produce a NaN so that its NaN is the canonical one (host/nan), injects
+// fuel metering, compiles it once (with
 // an on-disk compilation cache), reads its descriptor without running any
 // transition, and applies transitions through a Reducer that keeps the
 // native read model (host/state) and the state hash in step with the guest.

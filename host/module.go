@@ -13,6 +13,7 @@ import (
 	"github.com/reprise-dev/reprise/abi"
 	"github.com/reprise-dev/reprise/abi/canon"
 	"github.com/reprise-dev/reprise/host/meter"
+	"github.com/reprise-dev/reprise/host/nan"
 	"github.com/reprise-dev/reprise/host/wasmbin"
 )
 
@@ -125,7 +126,8 @@ func kindName(k wasmbin.ExternKind) string {
 	return fmt.Sprintf("kind %d", k)
 }
 
-// Load admits a module: validates it, injects fuel metering, compiles it,
+// Load admits a module: validates it, canonicalises the NaN results of float
+// operations, injects fuel metering, compiles it,
 // and reads its ABI version and descriptor by calling only _initialize,
 // reprise_abi_version and reprise_describe. Loading the same bytes twice
 // returns the same Module.
@@ -142,7 +144,13 @@ func (e *Engine) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	if len(problems) > 0 {
 		return nil, &RefusedError{Problems: problems}
 	}
-	metered, err := meter.Inject(wasm)
+	// NaN results are canonicalised first so that the checks this adds are
+	// charged fuel like any other code.
+	canonical, err := nan.Canonicalize(wasm)
+	if err != nil {
+		return nil, &RefusedError{Problems: []string{"cannot canonicalise NaNs: " + err.Error()}}
+	}
+	metered, err := meter.Inject(canonical)
 	if err != nil {
 		return nil, &RefusedError{Problems: []string{"cannot meter module: " + err.Error()}}
 	}
