@@ -2,10 +2,10 @@
 // admits a module (size, zero imports, the abi exports and version, memory
 // limits, no start function), rewrites every float operation that can
 // produce a NaN so that its NaN is the canonical one (host/nan), injects
-// fuel metering, compiles it once (with
-// an on-disk compilation cache), reads its descriptor without running any
-// transition, and applies transitions through a Reducer that keeps the
-// native read model (host/state) and the state hash in step with the guest.
+// fuel metering, compiles it once (with an on-disk compilation cache),
+// reads its descriptor without running any transition, and applies
+// transitions through a Reducer that keeps the native read model
+// (host/state) and the state hash in step with the guest.
 //
 // A guest trap, running out of fuel or of memory rejects that one
 // transition, leaves state unchanged, and retires the instance: the next
