@@ -3,8 +3,12 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,6 +146,9 @@ func Open(opts Options) (*Log, error) {
 		gcInterval = defaultGCInterval
 	}
 
+	if err := removeEmptyMemtables(opts.Dir, logger); err != nil {
+		return nil, err
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(!opts.NoSyncWrites).
 		WithLogger(badgerLogger{logger.With("component", "badger")}).
@@ -629,3 +636,33 @@ func (c *lifecycle) close() bool {
 
 // maxIndex is the highest index the log can hold.
 const maxIndex = math.MaxUint64
+
+// removeEmptyMemtables deletes zero-length Badger memtable files (*.mem).
+// Badger creates such a file empty and sizes it a moment later; a process
+// killed in between leaves an empty file that makes the next open fail
+// ("while opening memtables ... Create a new file", dgraph-io/badger#2207).
+// An empty memtable file holds no entries, so removing it loses nothing.
+func removeEmptyMemtables(dir string, logger *slog.Logger) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wal: read %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || info.Size() != 0 {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.Remove(path); err != nil {
+			return fmt.Errorf("wal: remove empty memtable file %s: %w", path, err)
+		}
+		logger.Warn("removed an empty memtable file left by a crash", "file", path)
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -317,5 +319,36 @@ func TestSizeCountsBadgerFiles(t *testing.T) {
 	lsm, vlog := l.Size()
 	if lsm <= 0 || vlog <= 0 {
 		t.Fatalf("Size() = %d, %d; want both positive after writing small and large records", lsm, vlog)
+	}
+}
+
+// TestOpenSurvivesEmptyMemtableFile reproduces what a kill -9 between
+// Badger creating a memtable file and sizing it leaves behind: an empty
+// NNNNN.mem file. Open must still succeed with every record intact.
+func TestOpenSurvivesEmptyMemtableFile(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append([]Record{{Index: 1, Epoch: 1, Kind: KindTransition, Transition: "T"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "00099.mem"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("open after an empty memtable file: %v", err)
+	}
+	defer l.Close()
+	if r, err := l.Get(1); err != nil || r.Transition != "T" {
+		t.Fatalf("record 1 after reopen: %+v, %v", r, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "00099.mem")); !os.IsNotExist(err) {
+		t.Fatalf("empty memtable file still there: %v", err)
 	}
 }
