@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reprise-dev/reprise/host/internal/wasmtest"
 	"github.com/reprise-dev/reprise/host/nan"
 	"github.com/reprise-dev/reprise/host/wasmbin"
 )
@@ -140,23 +141,16 @@ func BenchmarkCanonicalizeCost(b *testing.B) {
 // baseline of parsing and re-encoding it unchanged.
 func BenchmarkCanonicalize(b *testing.B) {
 	sealed := goReactor(b)
-	b.SetBytes(int64(len(sealed)))
-	var roundTrip, rewrite time.Duration
-	for b.Loop() {
-		start := time.Now()
-		m, err := wasmbin.Parse(sealed)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_ = m.Encode()
-		mid := time.Now()
-		if _, err := nan.Canonicalize(sealed); err != nil {
-			b.Fatal(err)
-		}
-		rewrite += time.Since(mid)
-		roundTrip += mid.Sub(start)
+	wasmtest.BenchRewrite(b, sealed, "canonicalize", parseEncode, nan.Canonicalize)
+}
+
+// parseEncode is the baseline of a rewrite: the module parsed and
+// re-encoded unchanged.
+func parseEncode(module []byte) error {
+	m, err := wasmbin.Parse(module)
+	if err != nil {
+		return err
 	}
-	b.ReportMetric(float64(roundTrip.Microseconds())/float64(b.N), "parse+encode-µs")
-	b.ReportMetric(float64(rewrite.Microseconds())/float64(b.N), "canonicalize-µs")
-	b.ReportMetric(float64(rewrite)/float64(roundTrip), "canonicalize/parse+encode")
+	_ = m.Encode()
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -93,4 +94,28 @@ func Validate(tb testing.TB, wasm []byte, what string) {
 	if out, err := exec.Command(tool, path).CombinedOutput(); err != nil {
 		tb.Fatalf("wasm-validate refused %s: %v\n%s", what, err, out)
 	}
+}
+
+// BenchRewrite times a module rewrite against a baseline run on the same
+// module in the same loop (typically parsing and re-encoding it unchanged,
+// the least any rewrite costs), and reports both and their ratio.
+func BenchRewrite(b *testing.B, module []byte, name string, baseline func([]byte) error, rewrite func([]byte) ([]byte, error)) {
+	b.Helper()
+	b.SetBytes(int64(len(module)))
+	var base, rw time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if err := baseline(module); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if _, err := rewrite(module); err != nil {
+			b.Fatal(err)
+		}
+		rw += time.Since(mid)
+		base += mid.Sub(start)
+	}
+	b.ReportMetric(float64(base.Microseconds())/float64(b.N), "parse+encode-µs")
+	b.ReportMetric(float64(rw.Microseconds())/float64(b.N), name+"-µs")
+	b.ReportMetric(float64(rw)/float64(base), name+"/parse+encode")
 }
