@@ -124,8 +124,21 @@ func (tx *Tx) delta() []abi.Change {
 		return nil
 	}
 	out := make([]abi.Change, 0, len(tx.undo))
+	// The first undo entry of a (field, key) holds its value before the
+	// transaction; later ones are skipped. A short log is scanned, a long
+	// one indexed, so a transition touching many keys stays linear.
+	var seen map[undoKey]struct{}
+	if len(tx.undo) > 16 {
+		seen = make(map[undoKey]struct{}, len(tx.undo))
+	}
 	for i, u := range tx.undo {
-		if seenBefore(tx.undo[:i], u.field, u.key) {
+		if seen != nil {
+			k := undoKey{u.field, u.key}
+			if _, dup := seen[k]; dup {
+				continue
+			}
+			seen[k] = struct{}{}
+		} else if seenBefore(tx.undo[:i], u.field, u.key) {
 			continue
 		}
 		cur, exists := tx.st.fields[u.field][u.key]
@@ -141,6 +154,11 @@ func (tx *Tx) delta() []abi.Change {
 		slices.SortFunc(out, func(a, b abi.Change) int { return abi.CompareEntry(a.Field, a.Key, b.Field, b.Key) })
 	}
 	return out
+}
+
+type undoKey struct {
+	field int
+	key   string
 }
 
 // seenBefore reports whether (field, key) already appears in the undo

@@ -118,7 +118,7 @@ func (r *Reducer) rebuild(ctx context.Context) error {
 		return fmt.Errorf("rebuild catalog instance: %w", err)
 	}
 	if r.st.Len() > 0 {
-		if err := r.load(ctx, g, r.desc.Ref(), r.st.Entries(), r.st.Hash()); err != nil {
+		if _, err := r.load(ctx, g, r.desc.Ref(), r.st.Entries(), r.st.Hash()); err != nil {
 			g.Close(ctx)
 			return fmt.Errorf("rebuild catalog instance: %w", err)
 		}
@@ -128,27 +128,28 @@ func (r *Reducer) rebuild(ctx context.Context) error {
 	return nil
 }
 
-// load imports entries into g and returns an error unless g then exports a
-// state whose hash is want (the zero hash skips that check).
-func (r *Reducer) load(ctx context.Context, g Guest, from abi.CatalogRef, entries []abi.Entry, want state.Hash) error {
+// load imports entries into g and, unless want is the zero hash, checks
+// that g then exports a state whose hash is want; it returns that export
+// (nil when it did not check).
+func (r *Reducer) load(ctx context.Context, g Guest, from abi.CatalogRef, entries []abi.Entry, want state.Hash) ([]abi.Entry, error) {
 	res, err := g.ImportState(ctx, &abi.ImportRequest{From: from, Entries: entries})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !res.Accepted() {
-		return fmt.Errorf("catalog %s refused the state: %s", r.desc.Ref(), (&GuestError{Code: res.Code, Detail: res.Detail}).Error())
+		return nil, fmt.Errorf("catalog %s refused the state: %s", r.desc.Ref(), (&GuestError{Code: res.Code, Detail: res.Detail}).Error())
 	}
 	if want == (state.Hash{}) {
-		return nil
+		return nil, nil
 	}
 	back, err := g.ExportState(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if got := state.FromEntries(back).Hash(); got != want {
-		return fmt.Errorf("catalog %s holds state %s after import, want %s", r.desc.Ref(), got, want)
+		return nil, fmt.Errorf("catalog %s holds state %s after import, want %s", r.desc.Ref(), got, want)
 	}
-	return nil
+	return back, nil
 }
 
 // Restore replaces the whole state with entries produced by catalog from
@@ -163,15 +164,17 @@ func (r *Reducer) Restore(ctx context.Context, from abi.CatalogRef, entries []ab
 	if from == r.desc.Ref() {
 		want = state.FromEntries(entries).Hash()
 	}
-	if err := r.load(ctx, g, from, entries, want); err != nil {
-		g.Close(ctx)
-		return err
-	}
-	// The guest may have migrated the entries: its export is the new state.
-	back, err := g.ExportState(ctx)
+	back, err := r.load(ctx, g, from, entries, want)
 	if err != nil {
 		g.Close(ctx)
 		return err
+	}
+	if back == nil {
+		// The guest migrated the entries: its export is the new state.
+		if back, err = g.ExportState(ctx); err != nil {
+			g.Close(ctx)
+			return err
+		}
 	}
 	if r.guest != nil {
 		r.guest.Close(ctx)

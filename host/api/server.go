@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -39,6 +41,10 @@ type Server struct {
 	exec *executor.Executor
 	log  *slog.Logger
 	mux  *chi.Mux
+	// quarantine mirrors the committed state's quarantine flag, updated by
+	// the writer once per batch so that answering a request never waits
+	// for the writer's lock.
+	quarantine atomic.Bool
 }
 
 // New builds the router.
@@ -53,6 +59,7 @@ func New(exec *executor.Executor, cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, exec: exec, log: cfg.Logger, mux: chi.NewRouter()}
+	exec.OnCommit(func(st *state.State, _ uint64) { s.quarantine.Store(policyQuarantined(st)) })
 	s.mux.Use(middleware.Recoverer)
 	s.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint", r.Method+" "+r.URL.Path)
@@ -120,7 +127,7 @@ func (s *Server) decodeProposal(w http.ResponseWriter, r *http.Request) (executo
 		return sub, false
 	}
 	var req transitionRequest
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		writeProblem(w, http.StatusBadRequest, "malformed_json", "request body is not a valid proposal", err.Error())
@@ -219,21 +226,19 @@ func (s *Server) submitError(w http.ResponseWriter, err error) {
 	}
 }
 
-// quarantined reads the conventional quarantine flag of a catalog's state:
-// a value field "policy" holding {"quarantined": true}.
-func (s *Server) quarantined() bool {
-	q := false
-	_ = s.exec.Read(func(st *state.State, _ uint64, _ *abi.Descriptor) {
-		if v, ok := st.Get("policy", ""); ok {
-			var p struct {
-				Quarantined bool `json:"quarantined"`
-			}
-			if json.Unmarshal(v, &p) == nil {
-				q = p.Quarantined
-			}
-		}
-	})
-	return q
+func (s *Server) quarantined() bool { return s.quarantine.Load() }
+
+// policyQuarantined reads the conventional quarantine flag of a catalog's
+// state: a value field "policy" holding {"quarantined": true}.
+func policyQuarantined(st *state.State) bool {
+	v, ok := st.Get("policy", "")
+	if !ok {
+		return false
+	}
+	var p struct {
+		Quarantined bool `json:"quarantined"`
+	}
+	return json.Unmarshal(v, &p) == nil && p.Quarantined
 }
 
 func (s *Server) getState(w http.ResponseWriter, r *http.Request) {

@@ -120,6 +120,7 @@ type Executor struct {
 	snapshotting sync.WaitGroup
 	lastSnapshot uint64
 	snapMu       sync.Mutex // serialises snapshot writes and compaction
+	onCommit     []func(st *state.State, index uint64)
 	stats        RecoveryStats
 }
 
@@ -282,6 +283,11 @@ func (e *Executor) process(batch []*request) {
 			}
 		}
 	}
+	if e.failure == nil && len(e.recs) > 0 {
+		for _, fn := range e.onCommit {
+			fn(e.reducer.State(), e.index)
+		}
+	}
 	failure := e.failure
 	commit := time.Since(start)
 	snap := failure == nil && e.index-e.lastSnapshot >= e.cfg.SnapshotEvery
@@ -412,6 +418,17 @@ func (e *Executor) maxHLCOf(a, b string) string {
 		return b
 	}
 	return a
+}
+
+// OnCommit registers fn to be called with the read model after every batch
+// that made records durable, and once now. It runs on the writer with the
+// state locked, once per batch rather than once per request, so it must be
+// quick and must not keep or modify the state.
+func (e *Executor) OnCommit(fn func(st *state.State, index uint64)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onCommit = append(e.onCommit, fn)
+	fn(e.reducer.State(), e.index)
 }
 
 // Read calls fn with the read model at the last durable index. fn must not
