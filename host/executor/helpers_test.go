@@ -183,9 +183,15 @@ type recorder struct {
 	snapshots []snapshot.Info
 	snapErrs  []error
 
-	// holdBatch, when set, parks the next Batch call: it signals parked,
-	// then waits for release.
+	// holdBatch, when set, parks the Batch call of the batch that carries
+	// the holding proposal (see holdWriter): it signals parked, then waits
+	// for release. Keying it to that batch, not merely the next one, matters:
+	// the writer answers submitters before it reports their batch, so the
+	// batch of an earlier, already answered submission may still be on its
+	// way to Batch when holdWriter arms the gate.
 	holdBatch *gate
+	// holdSeen is set when the holding proposal's verdict is reported.
+	holdSeen bool
 	// holdSnapshot does the same for the next Snapshot call.
 	holdSnapshot *gate
 	// afterBatch, when set, runs (on the writer goroutine) after every
@@ -203,6 +209,9 @@ func newGate() *gate { return &gate{parked: make(chan struct{}), release: make(c
 func (r *recorder) Verdict(_ string, v executor.Verdict) {
 	r.mu.Lock()
 	r.verdicts = append(r.verdicts, v)
+	if v.Code == abi.UnknownTransition && v.Detail == holdTransition {
+		r.holdSeen = true
+	}
 	r.mu.Unlock()
 }
 
@@ -210,8 +219,10 @@ func (r *recorder) Batch(proposals, records int, _ time.Duration) {
 	ev := batchEvent{proposals, records}
 	r.mu.Lock()
 	r.batches = append(r.batches, ev)
-	g := r.holdBatch
-	r.holdBatch = nil
+	var g *gate
+	if r.holdSeen {
+		g, r.holdBatch, r.holdSeen = r.holdBatch, nil, false
+	}
 	after := r.afterBatch
 	r.mu.Unlock()
 	if after != nil {
@@ -251,6 +262,10 @@ func (r *recorder) batchLog() []batchEvent {
 	return append([]batchEvent(nil), r.batches...)
 }
 
+// holdTransition names no transition of any catalog: a proposal for it is
+// rejected, changes nothing, and its verdict marks the batch to park in.
+const holdTransition = "HOLD_THE_WRITER"
+
 // holdWriter parks the writer goroutine inside the Observer call of a batch
 // of its own (one rejected proposal, which changes nothing), so that
 // submissions made meanwhile queue up and form the next batch together.
@@ -261,7 +276,7 @@ func holdWriter(t testing.TB, e *executor.Executor, r *recorder) (release func()
 	r.mu.Lock()
 	r.holdBatch = g
 	r.mu.Unlock()
-	if v := submit(t, e, inc("hold", 0)); v.Accepted {
+	if v := submit(t, e, abi.Proposal{Transition: holdTransition, Inputs: []byte("{}")}); v.Accepted || v.Code != abi.UnknownTransition {
 		t.Fatalf("the holding proposal was accepted: %+v", v)
 	}
 	<-g.parked
