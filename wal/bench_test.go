@@ -1,10 +1,13 @@
 package wal
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // The append benchmarks compare the log with the cheapest durable write there
@@ -123,3 +126,40 @@ func BenchmarkAppend64(b *testing.B) { benchmarkAppend(b, 64, false) }
 // BenchmarkAppend64NoSync shows what durability costs: the same batches with
 // Badger's fsync off, a configuration that exists only for this comparison.
 func BenchmarkAppend64NoSync(b *testing.B) { benchmarkAppend(b, 64, true) }
+
+// BenchmarkBadgerTxn1 is the floor the log stands on: one Set of a
+// record-sized value per Badger transaction, committed with the log's own
+// Badger options (SyncWrites on), no encoding, no index bookkeeping. Its
+// call/fsync against the same raw baseline shows how much of Append1's
+// latency is Badger's commit path itself (its write channel, memtable WAL
+// write and sync) rather than the log.
+func BenchmarkBadgerTxn1(b *testing.B) {
+	dir := b.TempDir()
+	db, err := badger.Open(badgerOptions(dir, true, defaultMemTableSize, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	raw := openRawFile(b)
+	value := make([]byte, 300) // about one encoded counter record
+	before := fsyncBaselineNs(b, raw)
+	b.ResetTimer()
+	for i := range b.N {
+		txn := db.NewTransaction(true)
+		if err := txn.Set(recordKey(uint64(i+1)), value); err != nil {
+			b.Fatal(err)
+		}
+		if err := txn.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	elapsed := b.Elapsed()
+	if err := db.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	fsyncNs := (before + fsyncBaselineNs(b, raw)) / 2
+	callNs := float64(elapsed.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(fsyncNs, "fsync-ns")
+	b.ReportMetric(callNs/fsyncNs, "call/fsync")
+}

@@ -122,6 +122,24 @@ func (b *bounds) empty() bool { return b.last == 0 || b.last < b.first }
 
 type failure struct{ err error }
 
+// badgerOptions are the Badger settings of a log in dir.
+func badgerOptions(dir string, syncWrites bool, memTable int64, logger *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithSyncWrites(syncWrites).
+		WithLogger(badgerLogger{logger.With("component", "badger")}).
+		WithMemTableSize(memTable).
+		WithValueThreshold(valueThreshold).
+		WithValueLogFileSize(valueLogFileSize).
+		WithNumVersionsToKeep(1).
+		// One writer at a time (wmu), so there is nothing to detect.
+		WithDetectConflicts(false).
+		// Records are small and mostly incompressible hashes; without
+		// compression Badger needs no block cache either.
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
+		WithMetricsEnabled(false)
+}
+
 // Open opens (or creates) the log in opts.Dir. It finishes any truncation a
 // crash interrupted, then scans the record keys: a missing index between the
 // first and last record is reported as a *CorruptError naming it, and the log
@@ -149,20 +167,7 @@ func Open(opts Options) (*Log, error) {
 	if err := removeEmptyMemtables(opts.Dir, logger); err != nil {
 		return nil, err
 	}
-	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(!opts.NoSyncWrites).
-		WithLogger(badgerLogger{logger.With("component", "badger")}).
-		WithMemTableSize(memTable).
-		WithValueThreshold(valueThreshold).
-		WithValueLogFileSize(valueLogFileSize).
-		WithNumVersionsToKeep(1).
-		// One writer at a time (wmu), so there is nothing to detect.
-		WithDetectConflicts(false).
-		// Records are small and mostly incompressible hashes; without
-		// compression Badger needs no block cache either.
-		WithCompression(options.None).
-		WithBlockCacheSize(0).
-		WithMetricsEnabled(false)
+	bo := badgerOptions(opts.Dir, !opts.NoSyncWrites, memTable, logger)
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("wal: opening Badger in %s: %w", opts.Dir, err)
