@@ -21,9 +21,10 @@ import (
 func newCatalogCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Build, seal and inspect catalog modules",
+		Short: "Build, seal, inspect, push and list catalog modules",
 	}
 	cmd.AddCommand(newCatalogBuildCmd(), newCatalogSealCmd(), newCatalogInspectCmd(v))
+	addCatalogStoreCommands(cmd, v)
 	return cmd
 }
 
