@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"hash"
+	"io"
 )
 
 // Hash is a published state hash.
@@ -45,28 +47,41 @@ var (
 	zeroStream  [words * 8]byte
 )
 
-// expand maps one entry to its lane vector.
-func expand(field, key string, value []byte, out *lthash) {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
+// scratch holds the buffers of expand and digest, reused across calls so
+// that hashing a transition's delta allocates next to nothing: a State is
+// only ever mutated by one goroutine, and each State has its own.
+type scratch struct {
+	h    hash.Hash
+	buf  [words * 8]byte
+	v    lthash
+	n    [binary.MaxVarintLen64]byte
+	seed [32]byte
+	iv   [aes.BlockSize]byte
+	out  Hash
+}
+
+func newScratch() *scratch { return &scratch{h: sha256.New()} }
+
+// expand maps one entry to its lane vector, left in x.v.
+func (x *scratch) expand(field, key string, value []byte) *lthash {
+	h, n := x.h, x.n[:]
+	h.Reset()
 	h.Write(entryDomain)
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(field)))])
-	h.Write([]byte(field))
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(key)))])
-	h.Write([]byte(key))
+	h.Write(n[:binary.PutUvarint(n, uint64(len(field)))])
+	io.WriteString(h, field)
+	h.Write(n[:binary.PutUvarint(n, uint64(len(key)))])
+	io.WriteString(h, key)
 	h.Write(value)
-	var seed [32]byte
-	h.Sum(seed[:0])
-	block, err := aes.NewCipher(seed[:])
+	h.Sum(x.seed[:0])
+	block, err := aes.NewCipher(x.seed[:])
 	if err != nil {
 		panic(err) // a 32-byte key is always valid
 	}
-	var iv [aes.BlockSize]byte
-	var buf [words * 8]byte
-	cipher.NewCTR(block, iv[:]).XORKeyStream(buf[:], zeroStream[:])
-	for i := range out {
-		out[i] = binary.LittleEndian.Uint64(buf[i*8:])
+	cipher.NewCTR(block, x.iv[:]).XORKeyStream(x.buf[:], zeroStream[:])
+	for i := range x.v {
+		x.v[i] = binary.LittleEndian.Uint64(x.buf[i*8:])
 	}
+	return &x.v
 }
 
 // add adds v lane-wise (mod 2^16 per lane) without carries crossing lanes.
@@ -85,15 +100,14 @@ func (l *lthash) sub(v *lthash) {
 	}
 }
 
-func (l *lthash) digest() Hash {
-	var buf [words * 8]byte
+func (l *lthash) digest(x *scratch) Hash {
 	for i, w := range l {
-		binary.LittleEndian.PutUint64(buf[i*8:], w)
+		binary.LittleEndian.PutUint64(x.buf[i*8:], w)
 	}
-	h := sha256.New()
+	h := x.h
+	h.Reset()
 	h.Write(hashDomain)
-	h.Write(buf[:])
-	var out Hash
-	h.Sum(out[:0])
-	return out
+	h.Write(x.buf[:])
+	h.Sum(x.out[:0])
+	return x.out
 }

@@ -17,19 +17,28 @@ type State struct {
 	acc    lthash
 	hash   Hash
 	dirty  bool
+	x      *scratch // hashing buffers, made on first use
+}
+
+// scratch returns the state's hashing buffers.
+func (s *State) scratch() *scratch {
+	if s.x == nil {
+		s.x = newScratch()
+	}
+	return s.x
 }
 
 // New returns an empty state.
 func New() *State {
 	s := &State{fields: map[string]map[string][]byte{}}
-	s.hash = s.acc.digest()
+	s.hash = s.acc.digest(s.scratch())
 	return s
 }
 
 // FromEntries builds a state from a full export (any order).
 func FromEntries(entries []abi.Entry) *State {
 	s := New()
-	var v lthash
+	x := s.scratch()
 	for _, e := range entries {
 		m := s.fields[e.Field]
 		if m == nil {
@@ -37,13 +46,11 @@ func FromEntries(entries []abi.Entry) *State {
 			s.fields[e.Field] = m
 		}
 		if old, ok := m[e.Key]; ok {
-			expand(e.Field, e.Key, old, &v)
-			s.acc.sub(&v)
+			s.acc.sub(x.expand(e.Field, e.Key, old))
 			s.n--
 		}
 		m[e.Key] = append([]byte(nil), e.Value...)
-		expand(e.Field, e.Key, e.Value, &v)
-		s.acc.add(&v)
+		s.acc.add(x.expand(e.Field, e.Key, e.Value))
 		s.n++
 	}
 	s.dirty = true
@@ -52,13 +59,12 @@ func FromEntries(entries []abi.Entry) *State {
 
 // Apply applies a delta. Values are copied.
 func (s *State) Apply(delta []abi.Change) {
-	var v lthash
+	x := s.scratch()
 	for i := range delta {
 		c := &delta[i]
 		m := s.fields[c.Field]
 		if old, ok := m[c.Key]; ok {
-			expand(c.Field, c.Key, old, &v)
-			s.acc.sub(&v)
+			s.acc.sub(x.expand(c.Field, c.Key, old))
 			s.n--
 			if c.Deleted {
 				delete(m, c.Key)
@@ -75,8 +81,7 @@ func (s *State) Apply(delta []abi.Change) {
 			s.fields[c.Field] = m
 		}
 		m[c.Key] = append([]byte(nil), c.Value...)
-		expand(c.Field, c.Key, c.Value, &v)
-		s.acc.add(&v)
+		s.acc.add(x.expand(c.Field, c.Key, c.Value))
 		s.n++
 	}
 	if len(delta) > 0 {
@@ -87,7 +92,7 @@ func (s *State) Apply(delta []abi.Change) {
 // Hash returns the state hash.
 func (s *State) Hash() Hash {
 	if s.dirty {
-		s.hash = s.acc.digest()
+		s.hash = s.acc.digest(s.scratch())
 		s.dirty = false
 	}
 	return s.hash
