@@ -59,6 +59,12 @@ type Engine struct {
 
 	mu      sync.Mutex
 	modules map[[32]byte]*Module
+
+	// unmetered skips fuel and stack metering at admission. Only tests set
+	// it (through export_test.go), to measure what metering costs; no
+	// configuration reaches it, since an unmetered module has no limit on
+	// its work.
+	unmetered bool
 }
 
 // NewEngine starts a runtime.

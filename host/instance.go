@@ -44,7 +44,8 @@ type Instance struct {
 	m      *Module
 	mod    api.Module
 	mem    api.Memory
-	fuel   api.MutableGlobal
+	fuel   api.MutableGlobal // nil when the engine does not meter
+	stack  api.Global        // call stack left (meter.StackGlobal); nil when unmetered
 	broken error
 
 	abiVersion, bufferFn, describeFn, applyFn, exportFn, importFn api.Function
@@ -79,12 +80,15 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 		exportFn:   mod.ExportedFunction(abi.ExportExportState),
 		importFn:   mod.ExportedFunction(abi.ExportImportState),
 	}
-	g, ok := mod.ExportedGlobal(meter.FuelGlobal).(api.MutableGlobal)
-	if !ok || i.mem == nil {
+	fuel, hasFuel := mod.ExportedGlobal(meter.FuelGlobal).(api.MutableGlobal)
+	stack := mod.ExportedGlobal(meter.StackGlobal)
+	if i.mem == nil || (!m.engine.unmetered && (!hasFuel || stack == nil)) {
 		mod.Close(ctx)
-		return nil, errors.New("metered module lacks its fuel global or memory")
+		return nil, errors.New("metered module lacks its fuel or stack global, or its memory")
 	}
-	i.fuel = g
+	if hasFuel {
+		i.fuel, i.stack = fuel, stack
+	}
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := i.call(ctx, init, m.engine.cfg.Limits.InitFuel); err != nil {
 			return nil, fmt.Errorf("catalog start-up (%s) failed: %w", abi.ExportInitialize, err)
@@ -111,6 +115,9 @@ func (i *Instance) callFuel(ctx context.Context, fn api.Function, budget uint64,
 	if i.broken != nil {
 		return 0, 0, i.broken
 	}
+	if i.fuel == nil {
+		return i.callUnmetered(ctx, fn, params...)
+	}
 	if budget > 1<<62 {
 		budget = 1 << 62
 	}
@@ -122,7 +129,7 @@ func (i *Instance) callFuel(ctx context.Context, fn api.Function, budget uint64,
 		used = budget - uint64(remaining)
 	}
 	if err != nil {
-		ge := i.classify(err, remaining < 0, budget)
+		ge := i.classify(err, remaining < 0, int64(i.stack.Get()) < 0, budget)
 		ge.Fuel = used
 		i.retire(ctx, ge)
 		return 0, used, ge
@@ -133,17 +140,36 @@ func (i *Instance) callFuel(ctx context.Context, fn api.Function, budget uint64,
 	return res[0], used, nil
 }
 
+// callUnmetered runs fn with no fuel or stack accounting (an engine made
+// for measuring what metering costs).
+func (i *Instance) callUnmetered(ctx context.Context, fn api.Function, params ...uint64) (uint64, uint64, error) {
+	res, err := fn.Call(ctx, params...)
+	if err != nil {
+		ge := i.classify(err, false, false, 0)
+		i.retire(ctx, ge)
+		return 0, 0, ge
+	}
+	if len(res) == 0 {
+		return 0, 0, nil
+	}
+	return res[0], 0, nil
+}
+
 func (i *Instance) retire(ctx context.Context, err error) {
 	i.broken = fmt.Errorf("%w: %v", ErrInstanceBroken, err)
 	i.mod.Close(ctx)
 }
 
 // classify turns a wazero error into a stable code and a readable detail.
-func (i *Instance) classify(err error, outOfFuel bool, budget uint64) *GuestError {
+// Running out of fuel or of call stack is told by the metering globals, so
+// its detail is the same on every engine.
+func (i *Instance) classify(err error, outOfFuel, outOfStack bool, budget uint64) *GuestError {
 	msg := err.Error()
 	switch {
 	case outOfFuel:
 		return &GuestError{Code: abi.OutOfFuel, Detail: fmt.Sprintf("used all %d units of fuel", budget)}
+	case outOfStack:
+		return &GuestError{Code: abi.Trap, Detail: fmt.Sprintf("stack overflow: nested calls used all %d units of call stack", meter.StackUnits)}
 	case i.nearMemoryLimit() || goAllocationFailed(msg):
 		return &GuestError{Code: abi.OutOfMemory, Detail: fmt.Sprintf("memory limit is %d MiB", uint64(i.m.engine.cfg.Limits.MemoryPages)*64/1024)}
 	case strings.Contains(msg, "runtime.newstack"):

@@ -59,8 +59,9 @@ var wantExports = map[string]wasmbin.FuncType{
 
 // Validate checks a module without running it and returns every problem
 // found: size, parse errors, each import, each missing or mistyped export,
-// memory limits, a start function, a pre-existing fuel export. The parsed
-// module is returned when it parsed.
+// memory limits, table sizes, functions with too many locals, a start
+// function, a pre-existing export of a name reserved for metering. The
+// parsed module is returned when it parsed.
 func Validate(wasm []byte, limits Limits) (*wasmbin.Module, []string) {
 	if limits.MaxModuleBytes > 0 && len(wasm) > limits.MaxModuleBytes {
 		return nil, []string{fmt.Sprintf("module is %d bytes, the limit is %d", len(wasm), limits.MaxModuleBytes)}
@@ -98,12 +99,30 @@ func Validate(wasm []byte, limits Limits) (*wasmbin.Module, []string) {
 	if ex, ok := exports[abi.ExportMemory]; !ok || ex.Kind != wasmbin.KindMemory {
 		problems = append(problems, "missing export memory (memory)")
 	}
-	if _, ok := exports[meter.FuelGlobal]; ok {
-		problems = append(problems, fmt.Sprintf("module already exports %s, which the host reserves for fuel metering", meter.FuelGlobal))
+	for _, name := range []string{meter.FuelGlobal, meter.StackGlobal} {
+		if _, ok := exports[name]; ok {
+			problems = append(problems, fmt.Sprintf("module already exports %s, which the host reserves for metering", name))
+		}
 	}
 	for i, mem := range m.Memories {
 		if limits.MemoryPages > 0 && mem.Min > limits.MemoryPages {
 			problems = append(problems, fmt.Sprintf("memory %d starts at %d pages, the limit is %d", i, mem.Min, limits.MemoryPages))
+		}
+	}
+	var tableElements uint64
+	for _, t := range m.Tables {
+		tableElements += uint64(t.Limits.Min)
+	}
+	if tableElements > meter.TableElements {
+		problems = append(problems, fmt.Sprintf("tables start with %d elements in all, the limit is %d", tableElements, meter.TableElements))
+	}
+	for i, body := range m.Code {
+		var locals uint64
+		for _, g := range body.Locals {
+			locals += uint64(g.Count)
+		}
+		if locals > MaxFunctionLocals {
+			problems = append(problems, fmt.Sprintf("function %d declares %d locals, the limit is %d", m.NumImportedFuncs()+uint32(i), locals, MaxFunctionLocals))
 		}
 	}
 	if m.Start != nil {
@@ -111,6 +130,11 @@ func Validate(wasm []byte, limits Limits) (*wasmbin.Module, []string) {
 	}
 	return m, problems
 }
+
+// MaxFunctionLocals is the most locals one function may declare, as in the
+// web's engines. A few bytes can declare four billion locals, and wazero
+// sizes its buffers from the declaration when it compiles the module.
+const MaxFunctionLocals = 50_000
 
 func kindName(k wasmbin.ExternKind) string {
 	switch k {
@@ -127,7 +151,7 @@ func kindName(k wasmbin.ExternKind) string {
 }
 
 // Load admits a module: validates it, canonicalises the NaN results of float
-// operations, injects fuel metering, compiles it,
+// operations, injects fuel and call stack metering, compiles it,
 // and reads its ABI version and descriptor by calling only _initialize,
 // reprise_abi_version and reprise_describe. Loading the same bytes twice
 // returns the same Module.
@@ -150,9 +174,11 @@ func (e *Engine) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	if err != nil {
 		return nil, &RefusedError{Problems: []string{"cannot canonicalise NaNs: " + err.Error()}}
 	}
-	metered, err := meter.Inject(canonical)
-	if err != nil {
-		return nil, &RefusedError{Problems: []string{"cannot meter module: " + err.Error()}}
+	metered := canonical
+	if !e.unmetered {
+		if metered, err = meter.Inject(canonical); err != nil {
+			return nil, &RefusedError{Problems: []string{"cannot meter module: " + err.Error()}}
+		}
 	}
 	compiled, err := e.runtime.CompileModule(ctx, metered)
 	if err != nil {

@@ -23,17 +23,19 @@ type frame struct {
 }
 
 // site is a place in the original code where metering code is inserted
-// before the byte at offset at: the charge of a loop region (loop >= 0), or
-// the dynamic charge of a bulk operation (op).
+// before the byte at offset at: the charge of a loop region (loop >= 0), the
+// dynamic charge of a bulk operation (op), or the release of the frame's
+// stack before a return (ret).
 type site struct {
 	at   int
 	loop int
 	op   wasmbin.Opcode
+	ret  bool
 }
 
-// meterBody returns body with charges inserted. numParams is the number of
-// parameters of the function, fuel the index of the fuel global.
-func meterBody(body wasmbin.FuncBody, numParams uint64, fuel uint32) (wasmbin.FuncBody, error) {
+// meterBody returns body with charges inserted. typ is the function's
+// signature.
+func meterBody(body wasmbin.FuncBody, typ wasmbin.FuncType, mod *moduleInfo) (wasmbin.FuncBody, error) {
 	code := body.Code
 	// costs[0] is the code outside any loop, charged on entry; costs[r]
 	// for r > 0 the code directly inside the r-th loop.
@@ -41,10 +43,14 @@ func meterBody(body wasmbin.FuncBody, numParams uint64, fuel uint32) (wasmbin.Fu
 	stack := []frame{{region: 0}}
 	var sites []site
 	bulk := false
+	// pushes bounds the height of the operand stack: every instruction
+	// pushes at most one value, except calls, which push their results.
+	var pushes uint64
 	err := wasmbin.DecodeInstrs(code, func(in wasmbin.Instr) error {
 		if len(stack) == 0 {
 			return fmt.Errorf("instruction %s at offset %d follows the function's final end", in.Op, in.Offset)
 		}
+		pushes += uint64(max(1, mod.callResults(in)))
 		cur := stack[len(stack)-1]
 		switch in.Op {
 		case wasmbin.OpBlock, wasmbin.OpIf:
@@ -63,6 +69,14 @@ func meterBody(body wasmbin.FuncBody, numParams uint64, fuel uint32) (wasmbin.Fu
 			} else {
 				costs[cur.region]++
 			}
+		case wasmbin.OpGlobalGet, wasmbin.OpGlobalSet:
+			if in.Index >= mod.fuel {
+				return fmt.Errorf("%w: %s %d at offset %d, the module has %d globals", ErrGlobalIndex, in.Op, in.Index, in.Offset, mod.fuel)
+			}
+			costs[cur.region]++
+		case wasmbin.OpReturn:
+			costs[cur.region]++
+			sites = append(sites, site{at: in.Offset, loop: -1, ret: true})
 		default:
 			costs[cur.region]++
 			if _, ok := bulkShift(in.Op); ok {
@@ -79,15 +93,16 @@ func meterBody(body wasmbin.FuncBody, numParams uint64, fuel uint32) (wasmbin.Fu
 		return wasmbin.FuncBody{}, fmt.Errorf("%d blocks left open", len(stack))
 	}
 
+	numLocals := uint64(len(typ.Params))
+	for _, g := range body.Locals {
+		numLocals += uint64(g.Count)
+	}
 	// A bulk operation's length needs a scratch i32 local. It goes after
 	// every existing local, so no index changes.
 	locals := body.Locals
 	var length uint64
 	if bulk {
-		length = numParams
-		for _, g := range body.Locals {
-			length += uint64(g.Count)
-		}
+		length = numLocals
 		// The new local's index is length; the count of locals must stay
 		// below 2^32.
 		if length >= math.MaxUint32 {
@@ -98,20 +113,33 @@ func meterBody(body wasmbin.FuncBody, numParams uint64, fuel uint32) (wasmbin.Fu
 		locals = append(locals, wasmbin.LocalGroup{Count: 1, Type: wasmbin.I32})
 	}
 
-	e := emitter{fuel: fuel, length: uint32(length)}
-	out := make([]byte, 0, len(code)+chargeSize*(len(sites)+1))
+	e := emitter{fuel: mod.fuel, stack: mod.stack, length: uint32(length),
+		frame: FrameUnits + numLocals + pushes}
+	// The original body, less its final end, runs inside a block with the
+	// function's results: a branch to the function's own label then lands
+	// on the block's end, where the frame is released, instead of leaving
+	// the function. No label index changes.
+	out := make([]byte, 0, len(code)+chargeSize*(len(sites)+3))
 	out = e.charge(out, costs[0])
+	out = e.enter(out)
+	out = append(out, byte(wasmbin.OpBlock))
+	out = append(out, mod.resultBlockType(typ.Results)...)
 	prev := 0
 	for _, s := range sites {
 		out = append(out, code[prev:s.at]...)
 		prev = s.at
-		if s.loop >= 0 {
+		switch {
+		case s.ret:
+			out = e.leave(out)
+		case s.loop >= 0:
 			out = e.charge(out, costs[s.loop])
-		} else {
+		default:
 			out = e.bulkCharge(out, s.op)
 		}
 	}
-	out = append(out, code[prev:]...)
+	out = append(out, code[prev:]...) // ends with the block's end
+	out = e.leave(out)
+	out = append(out, byte(wasmbin.OpEnd))
 	return wasmbin.FuncBody{Locals: locals, Code: out}, nil
 }
 
@@ -136,7 +164,9 @@ const chargeSize = 20
 // emitter writes the injected instruction sequences.
 type emitter struct {
 	fuel   uint32 // global index of the fuel counter
+	stack  uint32 // global index of the stack counter
 	length uint32 // i32 local holding a bulk operation's length
+	frame  uint64 // stack units of one frame of the function
 }
 
 // charge appends a static charge of cost units (nothing for 0):
@@ -183,11 +213,39 @@ func (e emitter) bulkCharge(out []byte, op wasmbin.Opcode) []byte {
 	return e.op(out, wasmbin.OpLocalGet, uint64(e.length))
 }
 
+// enter takes the function's frame from the stack counter and traps if the
+// counter goes negative, leaving the negative value in it:
+//
+//	global.get stack; i64.const frame; i64.sub; global.set stack
+//	global.get stack; i64.const 0; i64.lt_s; if; unreachable; end
+func (e emitter) enter(out []byte) []byte {
+	out = e.op(out, wasmbin.OpGlobalGet, uint64(e.stack))
+	out = append(out, byte(wasmbin.OpI64Const))
+	out = wasmbin.AppendSLEB128(out, int64(e.frame))
+	out = append(out, byte(wasmbin.OpI64Sub))
+	return e.commitTo(out, e.stack)
+}
+
+// leave gives the frame back: global.get stack; i64.const frame; i64.add;
+// global.set stack. It leaves the operand stack as it found it, so it is
+// valid before a return whatever the function's results.
+func (e emitter) leave(out []byte) []byte {
+	out = e.op(out, wasmbin.OpGlobalGet, uint64(e.stack))
+	out = append(out, byte(wasmbin.OpI64Const))
+	out = wasmbin.AppendSLEB128(out, int64(e.frame))
+	out = append(out, byte(wasmbin.OpI64Add))
+	return e.op(out, wasmbin.OpGlobalSet, uint64(e.stack))
+}
+
 // commit stores the new fuel value on top of the stack into the global and
 // traps if it is negative, leaving the negative value in the global.
-func (e emitter) commit(out []byte) []byte {
-	out = e.op(out, wasmbin.OpGlobalSet, uint64(e.fuel))
-	out = e.op(out, wasmbin.OpGlobalGet, uint64(e.fuel))
+func (e emitter) commit(out []byte) []byte { return e.commitTo(out, e.fuel) }
+
+// commitTo stores the value on top of the stack into global g and traps if
+// it is negative.
+func (e emitter) commitTo(out []byte, g uint32) []byte {
+	out = e.op(out, wasmbin.OpGlobalSet, uint64(g))
+	out = e.op(out, wasmbin.OpGlobalGet, uint64(g))
 	out = append(out,
 		byte(wasmbin.OpI64Const), 0x00,
 		byte(wasmbin.OpI64LtS),

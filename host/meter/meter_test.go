@@ -93,8 +93,8 @@ func TestUnboundedRecursionRunsOutOfFuel(t *testing.T) {
 		funcs: []fixtureFunc{{typ: 0, code: code(body), export: "recurse"}},
 	}
 	wasm := inject(t, f.encode())
-	// wazero's interpreter stops at a call depth of 2000 frames, so the
-	// budgets stay below that depth's cost for both engines to agree.
+	// The budgets run out before the call stack does (TestCallStack*
+	// cover that).
 	for _, budget := range []int64{1, 2, 999, 3_001} {
 		o := runBoth(t, wasm, "recurse", budget)
 		// Every call is an entry charge of the whole body.
@@ -314,6 +314,9 @@ func TestRefusesAlreadyMeteredModules(t *testing.T) {
 	f.funcs[0].export = meter.FuelGlobal
 	_, err = meter.Inject(f.encode())
 	wantErrIs(t, err, meter.ErrAlreadyExported)
+	f.funcs[0].export = meter.StackGlobal
+	_, err = meter.Inject(f.encode())
+	wantErrIs(t, err, meter.ErrAlreadyExported)
 }
 
 func TestRefusesStartFunction(t *testing.T) {
@@ -384,8 +387,8 @@ func TestInjectIsDeterministicAndKeepsIndices(t *testing.T) {
 	if fmt.Sprint(after.Types) != fmt.Sprint(before.Types) || fmt.Sprint(after.Funcs) != fmt.Sprint(before.Funcs) {
 		t.Fatal("types or function section changed")
 	}
-	if len(after.Globals) != len(before.Globals)+1 {
-		t.Fatalf("%d globals after, want %d", len(after.Globals), len(before.Globals)+1)
+	if len(after.Globals) != len(before.Globals)+2 {
+		t.Fatalf("%d globals after, want %d", len(after.Globals), len(before.Globals)+2)
 	}
 	for i, g := range before.Globals {
 		if after.Globals[i].Type != g.Type || !bytes.Equal(after.Globals[i].Init, g.Init) {
@@ -396,17 +399,25 @@ func TestInjectIsDeterministicAndKeepsIndices(t *testing.T) {
 	if fuel.Type != (wasmbin.GlobalType{Type: i64, Mutable: true}) || !bytes.Equal(fuel.Init, code(seq{i64c(0), end})) {
 		t.Fatalf("fuel global is %+v, want a mutable i64 starting at 0", fuel)
 	}
-	if len(after.Exports) != len(before.Exports)+1 {
-		t.Fatalf("%d exports after, want %d", len(after.Exports), len(before.Exports)+1)
+	stack := after.Globals[len(before.Globals)+1]
+	if stack.Type != (wasmbin.GlobalType{Type: i64, Mutable: true}) || !bytes.Equal(stack.Init, code(seq{i64c(meter.StackUnits), end})) {
+		t.Fatalf("stack global is %+v, want a mutable i64 starting at %d", stack, meter.StackUnits)
+	}
+	if len(after.Exports) != len(before.Exports)+2 {
+		t.Fatalf("%d exports after, want %d", len(after.Exports), len(before.Exports)+2)
 	}
 	for i, e := range before.Exports {
 		if after.Exports[i] != e {
 			t.Fatalf("export %d changed from %+v to %+v", i, e, after.Exports[i])
 		}
 	}
-	want := wasmbin.Export{Name: meter.FuelGlobal, Kind: wasmbin.KindGlobal, Index: uint32(len(before.Globals))}
-	if got := after.Exports[len(before.Exports)]; got != want {
-		t.Fatalf("fuel export %+v, want %+v", got, want)
+	for i, want := range []wasmbin.Export{
+		{Name: meter.FuelGlobal, Kind: wasmbin.KindGlobal, Index: uint32(len(before.Globals))},
+		{Name: meter.StackGlobal, Kind: wasmbin.KindGlobal, Index: uint32(len(before.Globals) + 1)},
+	} {
+		if got := after.Exports[len(before.Exports)+i]; got != want {
+			t.Fatalf("metering export %+v, want %+v", got, want)
+		}
 	}
 	for i, b := range before.Code {
 		a := after.Code[i]
