@@ -50,7 +50,7 @@ write-ahead log, snapshots, replication and the HTTP API around it.`,
 		},
 	}
 	root.PersistentFlags().String("config", "", "configuration file (YAML); REPRISE_* environment variables and flags override it")
-	root.AddCommand(newCatalogCmd(v), newServeCmd(v), newVersionCmd())
+	root.AddCommand(newCatalogCmd(v), newServeCmd(v), newReplayCmd(), newVersionCmd())
 	return root
 }
 

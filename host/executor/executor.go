@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprise-dev/reprise/abi"
 	"github.com/reprise-dev/reprise/host"
+	"github.com/reprise-dev/reprise/host/replay"
 	"github.com/reprise-dev/reprise/host/state"
 	"github.com/reprise-dev/reprise/snapshot"
 	"github.com/reprise-dev/reprise/wal"
@@ -21,8 +22,14 @@ import (
 type Config struct {
 	// DataDir holds the WAL (DataDir/wal) and snapshots (DataDir/snapshots).
 	DataDir string
-	// Module is the catalog served.
+	// Module is the genesis catalog: a fresh data directory starts with
+	// its activation as record 1. On a data directory that has a log, the
+	// log decides which catalog is in force (see Executor.Catalog).
 	Module *host.Module
+	// Catalogs loads, by hash, the catalogs the log and snapshots name and
+	// the catalogs Activate is asked for; Module is always available
+	// without it. Nil means Module is the only catalog available.
+	Catalogs Catalogs
 	// Epoch is written into every record (replication epoch); default 1.
 	Epoch uint64
 	// SnapshotEvery takes a snapshot after this many records; default 10,000.
@@ -78,7 +85,9 @@ var (
 )
 
 type request struct {
-	sub   Submission
+	sub Submission
+	// act, when set, makes the request a catalog activation.
+	act   *activation
 	reply chan reply
 	// dupOf is set when another request of the same batch carries the same
 	// idempotency key: this one gets that one's verdict.
@@ -88,28 +97,30 @@ type request struct {
 }
 
 type reply struct {
-	v   Verdict
-	err error
+	v         Verdict
+	activated Activated
+	err       error
 }
 
 // Executor is the node's single writer.
 type Executor struct {
-	cfg    Config
-	log    *slog.Logger
-	wal    *wal.Log
-	snaps  *snapshot.Store
-	module *host.Module
+	cfg      Config
+	log      *slog.Logger
+	wal      *wal.Log
+	snaps    *snapshot.Store
+	catalogs Catalogs
 
 	in     chan *request
 	closed chan struct{}
 	done   chan struct{}
 	once   sync.Once
 
-	// mu guards the read model: the writer holds it from applying a batch
-	// until the batch is durable, so readers only ever see durable state.
+	// mu guards the read model and the catalog in force: the writer holds
+	// it from applying a batch (or swapping catalogs) until the records are
+	// durable, so readers only ever see durable state.
 	mu      sync.RWMutex
-	reducer *host.Reducer
-	index   uint64 // last durable index
+	machine *replay.Machine // the catalog in force and its reducer
+	index   uint64          // last durable index
 	lastHLC string
 	failure error
 
@@ -164,19 +175,14 @@ func Open(ctx context.Context, cfg Config) (*Executor, error) {
 		log.Close()
 		return nil, fmt.Errorf("open snapshots: %w", err)
 	}
-	reducer, err := host.NewReducer(ctx, cfg.Module)
-	if err != nil {
-		snaps.Close()
-		log.Close()
-		return nil, err
-	}
+	catalogs := withModule{base: cfg.Catalogs, module: cfg.Module}
 	e := &Executor{
-		cfg: cfg, log: cfg.Logger, wal: log, snaps: snaps, module: cfg.Module, reducer: reducer,
+		cfg: cfg, log: cfg.Logger, wal: log, snaps: snaps, catalogs: catalogs, machine: replay.NewMachine(catalogs),
 		in: make(chan *request, cfg.MaxBatch), closed: make(chan struct{}), done: make(chan struct{}),
 		pending: map[string]*request{},
 	}
 	if err := e.recover(ctx); err != nil {
-		reducer.Close(ctx)
+		e.machine.Close(ctx)
 		snaps.Close()
 		log.Close()
 		return nil, err
@@ -190,33 +196,40 @@ func Open(ctx context.Context, cfg Config) (*Executor, error) {
 // applied. With ErrStopped (the WAL failed) or a context error its fate is
 // unknown to the caller: resubmit with the same idempotency key to learn it.
 func (e *Executor) Submit(ctx context.Context, sub Submission) (Verdict, error) {
-	req := &request{sub: sub, reply: make(chan reply, 1)}
+	r, _, err := e.send(ctx, &request{sub: sub, reply: make(chan reply, 1)})
+	return r.v, err
+}
+
+// send queues a request for the writer and waits for its answer. queued
+// reports whether the request entered the queue (the writer answers every
+// request it takes; one queued as Close stopped the writer is never taken).
+func (e *Executor) send(ctx context.Context, req *request) (r reply, queued bool, err error) {
 	select {
 	case <-e.closed:
-		return Verdict{}, ErrClosed
+		return reply{}, false, ErrClosed
 	default:
 	}
 	select {
 	case e.in <- req:
 	case <-e.closed:
-		return Verdict{}, ErrClosed
+		return reply{}, false, ErrClosed
 	case <-ctx.Done():
-		return Verdict{}, ctx.Err()
+		return reply{}, false, ctx.Err()
 	}
 	select {
 	case r := <-req.reply:
-		return r.v, r.err
+		return r, true, r.err
 	case <-e.done:
 		// The writer answers every request it takes before it exits; one
 		// sent as Close stopped it was never taken, hence never applied.
 		select {
 		case r := <-req.reply:
-			return r.v, r.err
+			return r, true, r.err
 		default:
-			return Verdict{}, ErrClosed
+			return reply{}, true, ErrClosed
 		}
 	case <-ctx.Done():
-		return Verdict{}, ctx.Err()
+		return reply{}, true, ctx.Err()
 	}
 }
 
@@ -235,17 +248,32 @@ func (e *Executor) run() {
 				return
 			}
 		}
+		if first.act != nil {
+			e.activate(first)
+			continue
+		}
+		// An activation ends a batch: the proposals queued before it are
+		// applied (and made durable) under the old catalog, then the swap
+		// happens, then the proposals queued after it form the next batch.
+		var swap *request
 		batch = append(batch[:0], first)
 	drain:
 		for len(batch) < e.cfg.MaxBatch {
 			select {
 			case r := <-e.in:
+				if r.act != nil {
+					swap = r
+					break drain
+				}
 				batch = append(batch, r)
 			default:
 				break drain
 			}
 		}
 		e.process(batch)
+		if swap != nil {
+			e.activate(swap)
+		}
 	}
 }
 
@@ -278,26 +306,18 @@ func (e *Executor) process(batch []*request) {
 			e.log.Error("writer stopped: state in memory is ahead of the WAL; restart to recover from disk", "err", e.failure)
 		} else {
 			e.index = e.recs[len(e.recs)-1].Index
+			e.machine.Advance(e.index)
 			if e.batchHLC != "" {
 				e.lastHLC = e.maxHLC(e.batchHLC)
 			}
 		}
 	}
 	if e.failure == nil && len(e.recs) > 0 {
-		for _, fn := range e.onCommit {
-			fn(e.reducer.State(), e.index)
-		}
+		e.committed()
 	}
 	failure := e.failure
 	commit := time.Since(start)
-	snap := failure == nil && e.index-e.lastSnapshot >= e.cfg.SnapshotEvery
-	var snapState *state.State
-	var snapIndex uint64
-	var snapHLC string
-	if snap {
-		snapState, snapIndex, snapHLC = e.reducer.State().Clone(), e.index, e.lastHLC
-		e.lastSnapshot = e.index
-	}
+	snap, capture := e.snapshotDue()
 	e.mu.Unlock()
 
 	for _, r := range batch {
@@ -324,19 +344,42 @@ func (e *Executor) process(batch []*request) {
 		o.Batch(len(batch), committed, commit)
 	}
 	if snap {
-		e.snapshotting.Add(1)
-		go func() {
-			defer e.snapshotting.Done()
-			e.writeSnapshot(snapState, snapIndex, snapHLC)
-		}()
+		e.snapshotInBackground(capture)
 	}
+}
+
+// committed tells the OnCommit callbacks about the durable state; mu is
+// held.
+func (e *Executor) committed() {
+	for _, fn := range e.onCommit {
+		fn(e.machine.State(), e.index)
+	}
+}
+
+// snapshotDue decides whether a snapshot is due and, if so, captures the
+// state to write; mu is held.
+func (e *Executor) snapshotDue() (bool, snapshotCapture) {
+	if e.failure != nil || e.index-e.lastSnapshot < e.cfg.SnapshotEvery {
+		return false, snapshotCapture{}
+	}
+	e.lastSnapshot = e.index
+	return true, e.capture(true)
+}
+
+func (e *Executor) snapshotInBackground(c snapshotCapture) {
+	e.snapshotting.Add(1)
+	go func() {
+		defer e.snapshotting.Done()
+		e.writeSnapshot(c)
+	}()
 }
 
 // decide settles one request inside a batch: a duplicate, a conflict, a
 // stale HLC, or the reducer's verdict (which adds a record when accepted).
 func (e *Executor) decide(ctx context.Context, r *request) {
 	p := r.sub.Proposal
-	current := e.reducer.State().Hash()
+	reducer := e.machine.Reducer()
+	current := reducer.State().Hash()
 	if p.IdemKey != "" {
 		if first, ok := e.pending[p.IdemKey]; ok {
 			r.dupOf = first
@@ -378,7 +421,7 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 	}
 	p.Index = e.index + uint64(len(e.recs)) + 1
 	p.Timestamp = e.cfg.Now().UnixNano()
-	out, err := e.reducer.Apply(ctx, &p)
+	out, err := reducer.Apply(ctx, &p)
 	if err != nil {
 		r.err = fmt.Errorf("%w: %v", ErrStopped, err)
 		e.failure = err
@@ -396,7 +439,7 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 	r.v.Index = p.Index
 	e.recs = append(e.recs, wal.Record{
 		Index: p.Index, Epoch: e.cfg.Epoch, Kind: wal.KindTransition, Timestamp: p.Timestamp,
-		CatalogHash: e.module.Hash, Transition: out.Transition, Inputs: p.Inputs, InputsHash: p.InputsHash,
+		CatalogHash: e.machine.Hash(), Transition: out.Transition, Inputs: p.Inputs, InputsHash: p.InputsHash,
 		IdemKey: p.IdemKey, Signer: p.Signer, HLC: p.HLC, WindowID: p.WindowID, Evidence: p.Evidence,
 		Output: out.Result.Output, Fuel: out.Fuel, StateHash: out.StateHash,
 	})
@@ -428,7 +471,7 @@ func (e *Executor) OnCommit(fn func(st *state.State, index uint64)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.onCommit = append(e.onCommit, fn)
-	fn(e.reducer.State(), e.index)
+	fn(e.machine.State(), e.index)
 }
 
 // Read calls fn with the read model at the last durable index. fn must not
@@ -439,7 +482,7 @@ func (e *Executor) Read(fn func(st *state.State, index uint64, d *abi.Descriptor
 	if e.failure != nil {
 		return fmt.Errorf("%w: %v", ErrStopped, e.failure)
 	}
-	fn(e.reducer.State(), e.index, e.reducer.Descriptor())
+	fn(e.machine.State(), e.index, e.machine.Reducer().Descriptor())
 	return nil
 }
 
@@ -447,8 +490,8 @@ func (e *Executor) Read(fn func(st *state.State, index uint64, d *abi.Descriptor
 type Status struct {
 	Index     uint64
 	StateHash state.Hash
-	Catalog   abi.CatalogRef
-	Module    [32]byte
+	Catalog   abi.CatalogRef // the catalog in force
+	Module    [32]byte       // its hash
 	Failure   error
 	FirstWAL  uint64
 	LastHLC   string
@@ -458,8 +501,8 @@ type Status struct {
 func (e *Executor) Status() Status {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return Status{Index: e.index, StateHash: e.reducer.State().Hash(), Catalog: e.reducer.Descriptor().Ref(),
-		Module: e.module.Hash, Failure: e.failure, FirstWAL: e.wal.FirstIndex(), LastHLC: e.lastHLC}
+	return Status{Index: e.index, StateHash: e.machine.State().Hash(), Catalog: e.machine.Reducer().Descriptor().Ref(),
+		Module: e.machine.Hash(), Failure: e.failure, FirstWAL: e.wal.FirstIndex(), LastHLC: e.lastHLC}
 }
 
 // WAL gives read access to the log (for the API's record listing).
@@ -478,12 +521,15 @@ func (e *Executor) Close(ctx context.Context) error {
 		e.snapshotting.Wait()
 		e.mu.Lock()
 		final := e.failure == nil && e.index > e.lastSnapshot
-		st, idx, hlc := e.reducer.State(), e.index, e.lastHLC
+		var c snapshotCapture
+		if final {
+			c = e.capture(false) // the writer has stopped: no copy needed
+		}
 		e.mu.Unlock()
 		if final {
-			e.writeSnapshot(st, idx, hlc)
+			e.writeSnapshot(c)
 		}
-		err = errors.Join(e.reducer.Close(ctx), e.snaps.Close(), e.wal.Close())
+		err = errors.Join(e.machine.Close(ctx), e.snaps.Close(), e.wal.Close())
 	})
 	return err
 }

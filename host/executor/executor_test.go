@@ -15,7 +15,7 @@ import (
 
 // TestGroupCommitUnderConcurrentLoad submits 64×50 proposals from 64
 // goroutines. Every one is acknowledged with a unique index, the indexes
-// are exactly 1..3200, the records went to the WAL in far fewer appends
+// are exactly 2..3201 (after the genesis record), the records went to the WAL in far fewer appends
 // than there are records, and every acknowledged record is in the WAL with
 // the state hash its verdict reported.
 func TestGroupCommitUnderConcurrentLoad(t *testing.T) {
@@ -62,7 +62,7 @@ func TestGroupCommitUnderConcurrentLoad(t *testing.T) {
 			byIndex[v.Index] = v
 		}
 	}
-	for i := uint64(1); i <= total; i++ {
+	for i := uint64(genesis + 1); i <= genesis+total; i++ {
 		if _, ok := byIndex[i]; !ok {
 			t.Fatalf("index %d was never acknowledged (acknowledged %d indexes)", i, len(byIndex))
 		}
@@ -89,8 +89,8 @@ func TestGroupCommitUnderConcurrentLoad(t *testing.T) {
 	t.Logf("%d records in %d WAL appends (%.1f records per append)", total, appends, float64(total)/float64(appends))
 
 	wrecs := walRecords(t, e)
-	if len(wrecs) != total {
-		t.Fatalf("WAL holds %d records, want %d", len(wrecs), total)
+	if len(wrecs) != genesis+total {
+		t.Fatalf("WAL holds %d records, want %d", len(wrecs), genesis+total)
 	}
 	for i, v := range byIndex {
 		r, ok := wrecs[i]
@@ -102,8 +102,8 @@ func TestGroupCommitUnderConcurrentLoad(t *testing.T) {
 		}
 	}
 	pos := readPosition(t, e)
-	if pos.Index != total || pos.Hash != byIndex[total].StateHash {
-		t.Fatalf("read model at %d with %s; want %d with %s", pos.Index, pos.Hash, total, byIndex[total].StateHash)
+	if pos.Index != genesis+total || pos.Hash != byIndex[genesis+total].StateHash {
+		t.Fatalf("read model at %d with %s; want %d with %s", pos.Index, pos.Hash, genesis+total, byIndex[genesis+total].StateHash)
 	}
 	// Each of the 8 keys got 8 goroutines × (1+2+…+50).
 	for k := range 8 {
@@ -141,8 +141,8 @@ func TestQueuedSubmissionsShareOneAppend(t *testing.T) {
 		indexes = append(indexes, r.v.Index)
 	}
 	for i, idx := range indexes {
-		if idx != uint64(i+2) {
-			t.Fatalf("indexes %v: want 2..%d in queue order", indexes, n+1)
+		if idx != uint64(genesis+i+2) {
+			t.Fatalf("indexes %v: want %d..%d in queue order", indexes, genesis+2, genesis+n+1)
 		}
 	}
 	after := rec.batchLog()[before:]
@@ -175,16 +175,16 @@ func TestIdempotencyKeyIsExactlyOnce(t *testing.T) {
 		if a.err != nil || b.err != nil {
 			t.Fatalf("errors %v, %v", a.err, b.err)
 		}
-		if !a.v.Accepted || a.v.Duplicate || a.v.Index != 2 {
-			t.Fatalf("first submission: %+v, want accepted at index 2", a.v)
+		if !a.v.Accepted || a.v.Duplicate || a.v.Index != genesis+2 {
+			t.Fatalf("first submission: %+v, want accepted at index %d", a.v, genesis+2)
 		}
 		want := a.v
 		want.Duplicate = true
 		if !equalVerdicts(b.v, want) {
 			t.Fatalf("second submission: %+v, want the first's verdict marked duplicate %+v", b.v, want)
 		}
-		if last := e.WAL().LastIndex(); last != 2 {
-			t.Fatalf("WAL last index %d, want 2 (one record for both)", last)
+		if last := e.WAL().LastIndex(); last != genesis+2 {
+			t.Fatalf("WAL last index %d, want %d (one record for both)", last, genesis+2)
 		}
 		// The Observer is told what each submitter was told.
 		rec.mu.Lock()
@@ -195,7 +195,7 @@ func TestIdempotencyKeyIsExactlyOnce(t *testing.T) {
 		}
 	})
 	original := submit(t, e, incKey("a", 5, "op-1"))
-	if !original.Duplicate || original.Index != 2 {
+	if !original.Duplicate || original.Index != genesis+2 {
 		t.Fatalf("repeat in a later batch: %+v", original)
 	}
 
@@ -204,19 +204,19 @@ func TestIdempotencyKeyIsExactlyOnce(t *testing.T) {
 		if v.Accepted || v.Code != abi.GuardRejected || v.Duplicate {
 			t.Fatalf("by=0: %+v, want a guard rejection", v)
 		}
-		if last := e.WAL().LastIndex(); last != 2 {
+		if last := e.WAL().LastIndex(); last != genesis+2 {
 			t.Fatalf("a rejection appended: WAL last index %d", last)
 		}
 		fixed := mustAccept(t, e, incKey("a", 3, "op-2"))
-		if fixed.Index != 3 {
-			t.Fatalf("resubmission after fixing the inputs: %+v, want index 3", fixed)
+		if fixed.Index != genesis+3 {
+			t.Fatalf("resubmission after fixing the inputs: %+v, want index %d", fixed, genesis+3)
 		}
 	})
 
 	t.Run("across restart", func(t *testing.T) {
 		closeExec(t, e)
 		e2 := open(t, cfg)
-		for key, want := range map[string]uint64{"op-1": 2, "op-2": 3} {
+		for key, want := range map[string]uint64{"op-1": genesis + 2, "op-2": genesis + 3} {
 			v := submit(t, e2, incKey("zzz", 7, key))
 			if !v.Accepted || !v.Duplicate || v.Index != want {
 				t.Fatalf("%s after restart: %+v, want duplicate of index %d", key, v, want)
@@ -225,10 +225,10 @@ func TestIdempotencyKeyIsExactlyOnce(t *testing.T) {
 				t.Fatalf("%s after restart: state hash %s, want the original %s", key, v.StateHash, original.StateHash)
 			}
 		}
-		if pos := readPosition(t, e2); pos.Index != 3 || strings.Contains(pos.View, "zzz") {
+		if pos := readPosition(t, e2); pos.Index != genesis+3 || strings.Contains(pos.View, "zzz") {
 			t.Fatalf("duplicates changed state: %+v", pos)
 		}
-		if last := e2.WAL().LastIndex(); last != 3 {
+		if last := e2.WAL().LastIndex(); last != genesis+3 {
 			t.Fatalf("duplicates appended: WAL last index %d", last)
 		}
 	})
@@ -258,14 +258,14 @@ func TestExpectedHash(t *testing.T) {
 	if !strings.Contains(v.Detail, stale.String()) || !strings.Contains(v.Detail, second.StateHash.String()) {
 		t.Fatalf("conflict detail %q does not name both hashes", v.Detail)
 	}
-	if last := e.WAL().LastIndex(); last != 2 {
+	if last := e.WAL().LastIndex(); last != genesis+2 {
 		t.Fatalf("a conflict appended: WAL last index %d", last)
 	}
 
 	current := second.StateHash
 	v, err = e.Submit(context.Background(), executor.Submission{Proposal: inc("a", 1), ExpectedHash: &current})
-	if err != nil || !v.Accepted || v.Index != 3 {
-		t.Fatalf("matching expected hash: %+v, %v; want accepted at index 3", v, err)
+	if err != nil || !v.Accepted || v.Index != genesis+3 {
+		t.Fatalf("matching expected hash: %+v, %v; want accepted at index %d", v, err, genesis+3)
 	}
 }
 
@@ -296,8 +296,8 @@ func TestHLCIsMonotonic(t *testing.T) {
 	}
 	// Case and zero padding do not matter: components compare as numbers.
 	mustAccept(t, e, incHLC("a", 1, "002b-0-1"))
-	if last := e.WAL().LastIndex(); last != 5 {
-		t.Fatalf("WAL last index %d, want 5 (refusals append nothing)", last)
+	if last := e.WAL().LastIndex(); last != genesis+5 {
+		t.Fatalf("WAL last index %d, want %d (refusals append nothing)", last, genesis+5)
 	}
 
 	checkAfterRestart := func(e *executor.Executor) {
@@ -313,19 +313,19 @@ func TestHLCIsMonotonic(t *testing.T) {
 	// Restart from the WAL alone.
 	crash(t, e)
 	e = open(t, cfg)
-	if st := e.Recovery(); st.SnapshotIndex != 0 || st.Replayed != 5 {
-		t.Fatalf("recovery %+v, want a replay of 5 records", st)
+	if st := e.Recovery(); st.SnapshotIndex != 0 || st.Replayed != genesis+5 {
+		t.Fatalf("recovery %+v, want a replay of %d records", st, genesis+5)
 	}
 	checkAfterRestart(e)
 
 	// Restart from a snapshot, the WAL compacted up to it.
 	closeExec(t, e)
 	e = open(t, cfg)
-	if st := e.Recovery(); st.SnapshotIndex != 5 || st.Replayed != 0 {
-		t.Fatalf("recovery %+v, want the snapshot at 5 and nothing replayed", st)
+	if st := e.Recovery(); st.SnapshotIndex != genesis+5 || st.Replayed != 0 {
+		t.Fatalf("recovery %+v, want the snapshot at %d and nothing replayed", st, genesis+5)
 	}
-	if first := e.WAL().FirstIndex(); first != 6 {
-		t.Fatalf("WAL first index %d, want 6 (compacted up to the snapshot)", first)
+	if first := e.WAL().FirstIndex(); first != genesis+6 {
+		t.Fatalf("WAL first index %d, want %d (compacted up to the snapshot)", first, genesis+6)
 	}
 	checkAfterRestart(e)
 }

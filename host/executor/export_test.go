@@ -21,7 +21,7 @@ func (e *Executor) SimulateCrash() error {
 		e.snapshotting.Wait()
 		e.snapMu.Lock() // a Snapshot call in progress finishes first
 		defer e.snapMu.Unlock()
-		err = errors.Join(e.reducer.Close(context.Background()), e.snaps.Close(), e.wal.Close())
+		err = errors.Join(e.machine.Close(context.Background()), e.snaps.Close(), e.wal.Close())
 	})
 	return err
 }

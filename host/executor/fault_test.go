@@ -87,7 +87,7 @@ func TestCorruptRecordRefusesToStart(t *testing.T) {
 			t.Run(fmt.Sprintf("%s record %d of 10", name, index), func(t *testing.T) {
 				cfg := config(t, t.TempDir())
 				e := open(t, cfg)
-				workload(t, e, 10)
+				workload(t, e, 10-genesis)
 				crash(t, e)
 				rewriteRecordValue(t, cfg.DataDir, index, damage)
 
@@ -112,7 +112,7 @@ func TestWrongRecordedHashIsDivergence(t *testing.T) {
 	// A twin node applying the same proposals gives the true hash after
 	// record 7.
 	twin := open(t, config(t, t.TempDir()))
-	workload(t, twin, 6)
+	workload(t, twin, 6-genesis)
 	truth := mustAccept(t, twin, inc("a", 5)).StateHash
 	wrong := state.Hash(bytes.Repeat([]byte{0xab}, 32))
 
@@ -130,7 +130,7 @@ func TestWrongRecordedHashIsDivergence(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := config(t, t.TempDir())
 			e := open(t, cfg)
-			workload(t, e, 6)
+			workload(t, e, 6-genesis)
 			closeExec(t, e)
 
 			l, err := wal.Open(wal.Options{Dir: walDir(cfg.DataDir), Logger: quietLogger(), GCInterval: -1})
@@ -197,7 +197,7 @@ func TestCorruptNewestSnapshotFallsBack(t *testing.T) {
 			cfg := config(t, t.TempDir())
 			cfg.SnapshotEvery, cfg.SnapshotKeep = 5, 3
 			e := open(t, cfg)
-			workload(t, e, 22)
+			workload(t, e, 22-genesis)
 			before := readPosition(t, e)
 			closeExec(t, e) // final snapshot at 22
 
@@ -243,7 +243,7 @@ func TestMissingSnapshotDirectory(t *testing.T) {
 	t.Run("WAL starts at 1", func(t *testing.T) {
 		cfg := config(t, t.TempDir())
 		e := open(t, cfg)
-		workload(t, e, 10)
+		workload(t, e, 10-genesis)
 		before := readPosition(t, e)
 		crash(t, e)
 		if err := os.RemoveAll(snapDir(cfg.DataDir)); err != nil {
@@ -261,7 +261,7 @@ func TestMissingSnapshotDirectory(t *testing.T) {
 		cfg := config(t, t.TempDir())
 		cfg.SnapshotEvery, cfg.SnapshotKeep = 4, 2
 		e := open(t, cfg)
-		workload(t, e, 10)
+		workload(t, e, 10-genesis)
 		closeExec(t, e) // snapshots at 4, 8 and 10, keeping 8 and 10: the WAL starts at 9
 		if err := os.RemoveAll(snapDir(cfg.DataDir)); err != nil {
 			t.Fatal(err)
@@ -300,7 +300,7 @@ func TestFailedCommitStopsTheWriter(t *testing.T) {
 	cfg.Observer = rec
 	cfg.WAL.CommitFault = fault.hook
 	e := open(t, cfg)
-	acked := workload(t, e, 10)
+	acked := workload(t, e, 10-genesis)
 	last := acked[10]
 
 	release := holdWriter(t, e, rec)
@@ -406,8 +406,8 @@ func TestFailedCommitUnderConcurrentLoad(t *testing.T) {
 	cfg.WAL.CommitFault = nil
 	e = open(t, cfg)
 	status := e.Status()
-	if status.Index != uint64(len(acked)) {
-		t.Fatalf("reopened at index %d, but %d records were acknowledged", status.Index, len(acked))
+	if status.Index != genesis+uint64(len(acked)) {
+		t.Fatalf("reopened at index %d, but %d records were acknowledged after the genesis record", status.Index, len(acked))
 	}
 	if status.StateHash != acked[status.Index].StateHash {
 		t.Fatalf("reopened with state hash %s, the last acknowledged was %s", status.StateHash, acked[status.Index].StateHash)
@@ -420,8 +420,8 @@ func TestFailedCommitUnderConcurrentLoad(t *testing.T) {
 func checkAcknowledgedInWAL(t *testing.T, e *executor.Executor, acked map[uint64]executor.Verdict) {
 	t.Helper()
 	recs := walRecords(t, e)
-	if len(recs) != len(acked) {
-		t.Fatalf("WAL holds %d records, %d were acknowledged", len(recs), len(acked))
+	if len(recs) != genesis+len(acked) {
+		t.Fatalf("WAL holds %d records, %d were acknowledged after the genesis record", len(recs), len(acked))
 	}
 	for i, v := range acked {
 		r, ok := recs[i]

@@ -27,6 +27,10 @@ const (
 	reset     = "TRANSITION_RESET"
 )
 
+// genesis is the number of records a fresh data directory holds before its
+// first transition: the activation of the configured catalog.
+const genesis = 1
+
 var counter struct {
 	once sync.Once
 	mod  *host.Module

@@ -1,15 +1,15 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/reprise-dev/reprise/abi"
-	"github.com/reprise-dev/reprise/abi/canon"
+	"github.com/reprise-dev/reprise/host/replay"
 	"github.com/reprise-dev/reprise/host/state"
 	"github.com/reprise-dev/reprise/snapshot"
 	"github.com/reprise-dev/reprise/wal"
@@ -31,12 +31,6 @@ func (e *DivergenceError) Error() string {
 		e.Index, e.Transition, e.Reason, e.Recorded, e.Replayed)
 }
 
-// snapshotExtra is the executor's own metadata in a snapshot.
-type snapshotExtra struct {
-	Catalog abi.CatalogRef `json:"catalog"`
-	LastHLC string         `json:"last_hlc,omitempty"`
-}
-
 // RecoveryStats describe the last recovery.
 type RecoveryStats struct {
 	SnapshotIndex uint64
@@ -45,7 +39,9 @@ type RecoveryStats struct {
 }
 
 // recover loads the newest valid snapshot and replays the WAL after it,
-// verifying every recorded state hash.
+// verifying every recorded state hash, under the catalogs the snapshot and
+// the activation records put in force. A fresh data directory gets the
+// activation of the configured catalog as record 1.
 func (e *Executor) recover(ctx context.Context) error {
 	start := time.Now()
 	r, err := e.snaps.OpenLatest()
@@ -83,76 +79,59 @@ func (e *Executor) recover(ctx context.Context) error {
 			return fmt.Errorf("reset WAL after snapshot %d: %w", e.index, err)
 		}
 	}
-	e.stats = RecoveryStats{SnapshotIndex: snapIndex, Replayed: e.index - snapIndex, Took: time.Since(start)}
+	replayed := e.index - snapIndex
+	if e.machine.Module() == nil {
+		if e.index != 0 {
+			return fmt.Errorf("no catalog is in force at index %d", e.index)
+		}
+		if _, err := e.genesis(ctx); err != nil {
+			return err
+		}
+	} else if e.machine.Hash() != e.cfg.Module.Hash {
+		d := e.machine.Reducer().Descriptor()
+		e.log.Warn("the log puts another catalog in force than the one configured; serving the catalog in force (activate the configured one to switch)",
+			"in_force", d.Ref().String(), "in_force_hash", replay.HashHex(e.machine.Hash()),
+			"configured", e.cfg.Module.Descriptor.Ref().String(), "configured_hash", e.cfg.Module.HashHex())
+	}
+	e.stats = RecoveryStats{SnapshotIndex: snapIndex, Replayed: replayed, Took: time.Since(start)}
 	e.log.Info("recovered", "index", e.index, "snapshot", snapIndex, "replayed", e.stats.Replayed,
-		"state_hash", e.reducer.State().Hash().String(), "took", e.stats.Took)
+		"state_hash", e.machine.State().Hash().String(), "catalog", e.machine.Reducer().Descriptor().Ref().String(), "took", e.stats.Took)
 	return nil
 }
 
 func (e *Executor) restoreSnapshot(ctx context.Context, r *snapshot.Reader) error {
-	m := r.Meta
-	if m.CatalogHash != e.module.Hash {
-		return fmt.Errorf("snapshot at index %d was taken under catalog %x, but this node serves %x", m.Index, m.CatalogHash, e.module.Hash)
-	}
-	payload, err := io.ReadAll(r.Payload())
+	base, extra, err := replay.ReadBase(r)
 	if err != nil {
-		return fmt.Errorf("snapshot at index %d: %w", m.Index, err)
+		return err
 	}
-	entries, err := abi.DecodeState(payload)
-	if err != nil {
-		return fmt.Errorf("snapshot at index %d: %w", m.Index, err)
+	if err := e.machine.Start(ctx, base); err != nil {
+		return fmt.Errorf("snapshot at index %d: %w", base.Index, err)
 	}
-	if err := e.reducer.Restore(ctx, e.reducer.Descriptor().Ref(), entries); err != nil {
-		return fmt.Errorf("snapshot at index %d: %w", m.Index, err)
-	}
-	if got := e.reducer.State().Hash(); got != state.Hash(m.StateHash) {
-		return fmt.Errorf("snapshot at index %d holds state %s but records state hash %s", m.Index, got, state.Hash(m.StateHash))
-	}
-	var extra snapshotExtra
-	if len(m.Extra) > 0 {
-		if err := canon.Unmarshal(m.Extra, &extra); err != nil {
-			return fmt.Errorf("snapshot at index %d: metadata: %w", m.Index, err)
-		}
-	}
-	e.index, e.lastSnapshot, e.lastHLC = m.Index, m.Index, extra.LastHLC
+	e.index, e.lastSnapshot, e.lastHLC = base.Index, base.Index, extra.LastHLC
 	return nil
 }
 
 // ProposalOf rebuilds the proposal a record was applied from.
-func ProposalOf(rec *wal.Record) abi.Proposal {
-	return abi.Proposal{
-		Transition: rec.Transition, Inputs: rec.Inputs, Index: rec.Index, Timestamp: rec.Timestamp,
-		Signer: rec.Signer, HLC: rec.HLC, WindowID: rec.WindowID, IdemKey: rec.IdemKey,
-		InputsHash: rec.InputsHash, Evidence: rec.Evidence,
-	}
-}
+func ProposalOf(rec *wal.Record) abi.Proposal { return replay.ProposalOf(rec) }
 
 // replay applies records from..to and checks each against what was
 // recorded.
 func (e *Executor) replay(ctx context.Context, from, to uint64) error {
 	return e.wal.Range(from, to, func(rec wal.Record) error {
-		if rec.Kind != wal.KindTransition {
-			return fmt.Errorf("record %d is a %s record, which this version cannot replay", rec.Index, rec.Kind)
-		}
-		if rec.CatalogHash != e.module.Hash {
-			return fmt.Errorf("record %d was produced by catalog %x, but this node serves %x", rec.Index, rec.CatalogHash, e.module.Hash)
-		}
-		p := ProposalOf(&rec)
-		out, err := e.reducer.Apply(ctx, &p)
+		st, err := e.machine.Apply(ctx, &rec)
 		if err != nil {
-			return fmt.Errorf("replay record %d: %w", rec.Index, err)
+			return err
 		}
-		div := &DivergenceError{Index: rec.Index, Transition: rec.Transition, Recorded: rec.StateHash, Replayed: out.StateHash}
-		switch {
-		case !out.Result.Accepted():
-			div.Reason = fmt.Sprintf("recorded as accepted, replays as %s (%s)", out.Result.Code.Slug(), out.Result.Detail)
-			return div
-		case out.StateHash != state.Hash(rec.StateHash):
-			div.Reason = "state hash differs"
-			return div
-		case !bytes.Equal(out.Result.Output, rec.Output):
-			div.Reason = fmt.Sprintf("output differs: recorded %s, replayed %s", rec.Output, out.Result.Output)
-			return div
+		if st.Diverged() {
+			name := rec.Transition
+			if rec.Kind == wal.KindActivation {
+				name = "activation of catalog " + replay.HashHex(rec.CatalogHash)
+			}
+			return &DivergenceError{Index: rec.Index, Transition: name, Reason: strings.Join(st.Differences, "; "),
+				Recorded: rec.StateHash, Replayed: st.Replayed.StateHash}
+		}
+		if len(st.Drift) > 0 {
+			e.log.Warn("catalog activation recorded under another host; it replays identically", "index", rec.Index, "drift", strings.Join(st.Drift, "; "))
 		}
 		e.index = rec.Index
 		if rec.HLC != "" {
@@ -162,19 +141,42 @@ func (e *Executor) replay(ctx context.Context, from, to uint64) error {
 	})
 }
 
-// writeSnapshot writes the state at index and compacts the WAL up to the
-// oldest snapshot kept. It runs beside the writer on a cloned state.
-func (e *Executor) writeSnapshot(st *state.State, index uint64, lastHLC string) {
+// snapshotCapture is what a snapshot is written from, taken under mu.
+type snapshotCapture struct {
+	st      *state.State
+	index   uint64
+	catalog [32]byte
+	extra   replay.SnapshotExtra
+}
+
+// capture takes what a snapshot of the durable state needs; mu is held.
+// With clone the state is copied, for a writer that goes on.
+func (e *Executor) capture(clone bool) snapshotCapture {
+	st := e.machine.State()
+	if clone {
+		st = st.Clone()
+	}
+	c := snapshotCapture{st: st, index: e.index, catalog: e.machine.Hash(),
+		extra: replay.SnapshotExtra{Catalog: e.machine.Reducer().Descriptor().Ref(), LastHLC: e.lastHLC}}
+	if a, at, ok := e.machine.Activation(); ok {
+		c.extra.Activation, c.extra.ActivationIndex = &a, at
+	}
+	return c
+}
+
+// writeSnapshot writes a captured state and compacts the WAL up to the
+// oldest snapshot kept. It runs beside the writer.
+func (e *Executor) writeSnapshot(c snapshotCapture) {
 	e.snapMu.Lock()
 	defer e.snapMu.Unlock()
 	start := time.Now()
-	entries := st.Entries()
-	extra, err := canon.Marshal(snapshotExtra{Catalog: e.reducer.Descriptor().Ref(), LastHLC: lastHLC})
+	entries := c.st.Entries()
+	extra, err := c.extra.Encode()
 	if err != nil {
 		e.log.Error("snapshot metadata", "err", err)
 		return
 	}
-	meta := snapshot.Meta{Index: index, Epoch: e.cfg.Epoch, CatalogHash: e.module.Hash, StateHash: st.Hash(),
+	meta := snapshot.Meta{Index: c.index, Epoch: e.cfg.Epoch, CatalogHash: c.catalog, StateHash: c.st.Hash(),
 		Entries: uint64(len(entries)), CreatedUnix: time.Now().Unix(), Extra: extra}
 	info, err := e.snaps.Write(meta, func(w io.Writer) error {
 		_, err := w.Write(abi.AppendState(nil, entries))
@@ -184,10 +186,10 @@ func (e *Executor) writeSnapshot(st *state.State, index uint64, lastHLC string) 
 		o.Snapshot(info, time.Since(start), err)
 	}
 	if err != nil {
-		e.log.Warn("snapshot failed; the WAL is kept", "index", index, "err", err)
+		e.log.Warn("snapshot failed; the WAL is kept", "index", c.index, "err", err)
 		return
 	}
-	e.log.Info("snapshot written", "index", index, "entries", len(entries), "took", time.Since(start))
+	e.log.Info("snapshot written", "index", c.index, "entries", len(entries), "took", time.Since(start))
 	e.compact()
 }
 
@@ -219,20 +221,20 @@ func (e *Executor) Snapshot() (uint64, error) {
 		e.mu.Unlock()
 		return 0, fmt.Errorf("%w: %v", ErrStopped, e.failure)
 	}
-	st, idx, hlc := e.reducer.State().Clone(), e.index, e.lastHLC
-	e.lastSnapshot = idx
+	c := e.capture(true)
+	e.lastSnapshot = c.index
 	e.mu.Unlock()
-	e.writeSnapshot(st, idx, hlc)
+	e.writeSnapshot(c)
 	infos, err := e.snaps.List()
 	if err != nil {
-		return idx, err
+		return c.index, err
 	}
 	for _, in := range infos {
-		if in.Index == idx && in.Valid {
-			return idx, nil
+		if in.Index == c.index && in.Valid {
+			return c.index, nil
 		}
 	}
-	return idx, fmt.Errorf("snapshot at index %d was not written; see the log", idx)
+	return c.index, fmt.Errorf("snapshot at index %d was not written; see the log", c.index)
 }
 
 // Recovery reports the last recovery's figures.

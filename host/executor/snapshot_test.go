@@ -25,7 +25,7 @@ func TestSubmitDoesNotWaitForSnapshot(t *testing.T) {
 	cfg.Observer = rec
 	e := open(t, cfg)
 
-	workload(t, e, 10) // the 10th record starts a snapshot
+	workload(t, e, 10-genesis) // the 10th record starts a snapshot
 	<-g.parked
 	for i := range 35 { // crosses three more snapshot points while parked
 		if v := mustAccept(t, e, inc(fmt.Sprintf("during-%d", i), 1)); v.Index != uint64(11+i) {
@@ -108,8 +108,8 @@ func TestSnapshotsDuringConcurrentLoad(t *testing.T) {
 	}
 
 	before := readPosition(t, e)
-	if before.Index != goroutines*each {
-		t.Fatalf("index %d, want %d", before.Index, goroutines*each)
+	if before.Index != genesis+goroutines*each {
+		t.Fatalf("index %d, want %d", before.Index, genesis+goroutines*each)
 	}
 	crash(t, e)
 	rec.mu.Lock()
