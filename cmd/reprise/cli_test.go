@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprise-dev/reprise/abi"
 	"github.com/reprise-dev/reprise/catalogs/builtin/manifest"
@@ -344,5 +347,212 @@ func TestVersion(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("version output does not contain %q:\n%s", want, out)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader on different
+// goroutines (the server logs while the test reads).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestServeHelpListsEverySetting(t *testing.T) {
+	out := mustRunReprise(t, "serve", "--help")
+	for _, s := range serveSettings {
+		if !strings.Contains(out, "--"+s.flag+" ") {
+			t.Errorf("serve --help does not list --%s (%s)", s.flag, s.key)
+		}
+	}
+	for _, want := range []string{"REPRISE_", "--config", "REPRISE_AUTH_TOKEN", "reprise.example.yaml", "--print-config", `(default "swoosh")`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("serve --help does not mention %s:\n%s", want, out)
+		}
+	}
+}
+
+// printedConfig runs serve --print-config and parses its "key: value"
+// lines into dotted keys.
+func printedConfig(t *testing.T, args ...string) map[string]string {
+	t.Helper()
+	out := mustRunReprise(t, append(args, "serve", "--print-config")...)
+	got := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		key, value, _ := strings.Cut(strings.TrimSpace(line), ":")
+		value = strings.TrimSpace(value)
+		switch {
+		case !strings.HasPrefix(line, " ") && value == "":
+			section = key + "."
+		case strings.HasPrefix(line, " "):
+			got[section+key] = value
+		default:
+			section = ""
+			got[key] = value
+		}
+	}
+	if len(got) != len(serveSettings) {
+		t.Fatalf("--print-config printed %d settings, want %d:\n%s", len(got), len(serveSettings), out)
+	}
+	return got
+}
+
+// TestServeConfigPrecedence: defaults with no file; the file over
+// defaults; REPRISE_* over the file; flags over everything.
+func TestServeConfigPrecedence(t *testing.T) {
+	defaults := printedConfig(t)
+	for key, want := range map[string]string{
+		"catalog": `"swoosh"`, "listen": `"127.0.0.1:8080"`, "http.submit_timeout": "30s", "auth.token": `""`,
+		"auth.protect_reads": "false", "http.max_body_bytes": "1048576", "events.buffer": "1024",
+	} {
+		if defaults[key] != want {
+			t.Errorf("default %s = %s, want %s", key, defaults[key], want)
+		}
+	}
+	file := writeTempFile(t, "reprise.yaml", []byte(`listen: "file:1"
+catalog: counter
+http:
+  submit_timeout: 7s
+  write_timeout: 9s
+auth:
+  token: from-file
+  protect_reads: true
+`))
+	t.Setenv("REPRISE_LISTEN", "env:2")
+	t.Setenv("REPRISE_HTTP_WRITE_TIMEOUT", "11s")
+	got := printedConfig(t, "--config", file)
+	for key, want := range map[string]string{
+		"listen": `"env:2"`, "catalog": `"counter"`, "http.submit_timeout": "7s", "http.write_timeout": "11s",
+		"auth.token": `"<set, not shown>"`, "auth.protect_reads": "true", "snapshot.every": "10000",
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %s, want %s", key, got[key], want)
+		}
+	}
+	out := mustRunReprise(t, "--config", file, "serve", "--print-config", "--listen", "flag:3", "--http-submit-timeout", "2s")
+	if !strings.Contains(out, `listen: "flag:3"`) || !strings.Contains(out, "  submit_timeout: 2s\n") || strings.Contains(out, "from-file") {
+		t.Errorf("flags do not win, or the token is shown:\n%s", out)
+	}
+}
+
+// TestExampleConfigIsTheDefaults: reprise.example.yaml sets every key, to
+// its default, so reading it changes nothing.
+func TestExampleConfigIsTheDefaults(t *testing.T) {
+	example := filepath.Join("..", "..", "reprise.example.yaml")
+	text := string(mustReadFile(t, example))
+	for _, s := range serveSettings {
+		_, name, nested := strings.Cut(s.key, ".")
+		if !nested {
+			name = s.key
+		}
+		if !regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(name) + `:`).MatchString(text) {
+			t.Errorf("%s does not set %s", example, s.key)
+		}
+	}
+	if got, want := printedConfig(t, "--config", example), printedConfig(t); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the example config is not the defaults:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestServeRefusesBadSettings(t *testing.T) {
+	for _, c := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"--http-submit-timeout", "2m", "--http-write-timeout", "1m"}, "http.submit_timeout (2m0s) must be shorter than http.write_timeout (1m0s)"},
+		{[]string{"--http-max-body-bytes", "0"}, "http.max_body_bytes is 0"},
+		{[]string{"--events-heartbeat", "0s"}, "events.heartbeat"},
+		{[]string{"--executor-max-batch", "0"}, "executor.max_batch"},
+	} {
+		args := append([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, c.args...)
+		_, _, err := runReprise(t, args...)
+		if err == nil || !strings.Contains(err.Error(), c.mention) {
+			t.Errorf("serve %v: error %v, want one mentioning %q", c.args, err, c.mention)
+		}
+	}
+}
+
+// TestServeSwooshWithToken runs `reprise serve` in-process with its
+// defaults (the swoosh catalog) and a token from the environment, talks to
+// it over loopback, then stops it as SIGINT does.
+func TestServeSwooshWithToken(t *testing.T) {
+	t.Setenv("REPRISE_AUTH_TOKEN", "t0ken")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	var stderr syncBuffer
+	root.SetOut(io.Discard)
+	root.SetErr(&stderr)
+	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	var addr string
+	for deadline := time.Now().Add(2 * time.Minute); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped before listening: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not log its address:\n%s", stderr.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "auth=\"token required on mutating requests\"") {
+		t.Errorf("the start-up log does not say how access is controlled:\n%s", stderr.String())
+	}
+	call := func(method, path, body, token string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	if status, body := call(http.MethodGet, "/health", "", ""); status != http.StatusOK || !strings.Contains(body, `"name":"swoosh"`) {
+		t.Fatalf("GET /health: %d %s", status, body)
+	}
+	proposal := `{"transition":"CONFIG_OK","inputs":{"node_id":"node-001"}}`
+	if status, body := call(http.MethodPost, "/transition", proposal, ""); status != http.StatusUnauthorized || !strings.Contains(body, `"code":"unauthorized"`) {
+		t.Fatalf("POST /transition without the token: %d %s", status, body)
+	}
+	if status, body := call(http.MethodPost, "/transition", proposal, "t0ken"); status != http.StatusOK || !strings.Contains(body, `"success":true`) {
+		t.Fatalf("POST /transition with the token: %d %s", status, body)
+	}
+	if status, body := call(http.MethodGet, "/metrics", "", ""); status != http.StatusOK ||
+		!strings.Contains(body, `reprise_transitions_accepted_total{transition="TRANSITION_CONFIG_OK"} 1`) {
+		t.Fatalf("GET /metrics: %d %s", status, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "msg=stopped") {
+		t.Errorf("no stop line in the log:\n%s", stderr.String())
 	}
 }

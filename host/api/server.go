@@ -1,278 +1,239 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/reprise-dev/reprise/abi"
-	"github.com/reprise-dev/reprise/abi/canon"
+	"github.com/reprise-dev/reprise/host"
+	"github.com/reprise-dev/reprise/host/catalogstore"
 	"github.com/reprise-dev/reprise/host/executor"
 	"github.com/reprise-dev/reprise/host/state"
 )
 
-// Config configures the HTTP surface.
+// Config configures the HTTP surface. Zero values take the defaults named.
 type Config struct {
-	// MaxBodyBytes caps request bodies; default 1 MiB.
+	// MaxBodyBytes caps request bodies (413 above it); default 1 MiB.
 	MaxBodyBytes int64
 	// SubmitTimeout bounds how long a request waits for its verdict;
-	// default 30s.
+	// default 30s. It must be shorter than WriteTimeout.
 	SubmitTimeout time.Duration
-	Logger        *slog.Logger
+
+	// Server timeouts, applied by HTTPServer. WriteTimeout bounds a whole
+	// response, except on the event stream, where it bounds each write.
+	ReadHeaderTimeout time.Duration // default 5s
+	ReadTimeout       time.Duration // default 30s
+	WriteTimeout      time.Duration // default 60s
+	IdleTimeout       time.Duration // default 120s
+	MaxHeaderBytes    int           // default 64 KiB
+
+	// AuthToken, when set, is required as "Authorization: Bearer <token>"
+	// on every mutating request (any method but GET, HEAD and OPTIONS).
+	AuthToken string
+	// ProtectReads requires the token on reads too (every endpoint).
+	ProtectReads bool
+
+	// WALPageLimit caps the records of one GET /v1/wal page; default 1000.
+	WALPageLimit int
+	// EventBuffer is how many committed records may wait for one event
+	// stream subscriber; a subscriber further behind is dropped and
+	// resumes from its last event id. Default 1024.
+	EventBuffer int
+	// EventHeartbeat is the interval of keep-alive comments on an idle
+	// event stream; default 15s.
+	EventHeartbeat time.Duration
+
+	// Catalogs is the node's catalog store, behind /v1/catalogs; nil
+	// answers those endpoints with 503.
+	Catalogs *catalogstore.Store
+	// MaxModuleBytes caps the body of a catalog upload; default
+	// host.DefaultLimits.MaxModuleBytes.
+	MaxModuleBytes int64
+
+	// Metrics receives the executor's observations; it must be the
+	// executor's Config.Observer for transition, batch and snapshot
+	// metrics to appear. Nil creates one that sees only what the HTTP
+	// layer itself measures.
+	Metrics *Metrics
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Now reads the clock for reports that depend on it (licence expiry,
+	// snapshot age); nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) applyDefaults() error {
+	defaults := []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.SubmitTimeout, 30 * time.Second}, {&c.ReadHeaderTimeout, 5 * time.Second}, {&c.ReadTimeout, 30 * time.Second},
+		{&c.WriteTimeout, 60 * time.Second}, {&c.IdleTimeout, 120 * time.Second}, {&c.EventHeartbeat, 15 * time.Second},
+	}
+	for _, d := range defaults {
+		if *d.v < 0 {
+			return fmt.Errorf("negative duration %s", *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	switch {
+	case c.MaxBodyBytes < 0:
+		return fmt.Errorf("max body bytes %d is negative", c.MaxBodyBytes)
+	case c.MaxHeaderBytes < 0:
+		return fmt.Errorf("max header bytes %d is negative", c.MaxHeaderBytes)
+	case c.WALPageLimit < 0:
+		return fmt.Errorf("WAL page limit %d is negative", c.WALPageLimit)
+	case c.EventBuffer < 0:
+		return fmt.Errorf("event buffer %d is negative", c.EventBuffer)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.MaxModuleBytes <= 0 {
+		c.MaxModuleBytes = int64(host.DefaultLimits.MaxModuleBytes)
+	}
+	if c.WALPageLimit == 0 {
+		c.WALPageLimit = 1000
+	}
+	if c.EventBuffer == 0 {
+		c.EventBuffer = 1024
+	}
+	if c.SubmitTimeout >= c.WriteTimeout {
+		return fmt.Errorf("submit timeout %s must be shorter than write timeout %s, or verdicts would be cut off before they are sent", c.SubmitTimeout, c.WriteTimeout)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
 }
 
 // Server is the HTTP handler of a node.
 type Server struct {
-	cfg  Config
-	exec *executor.Executor
-	log  *slog.Logger
-	mux  *chi.Mux
-	// quarantine mirrors the committed state's quarantine flag, updated by
-	// the writer once per batch so that answering a request never waits
-	// for the writer's lock.
-	quarantine atomic.Bool
+	cfg     Config
+	exec    *executor.Executor
+	log     *slog.Logger
+	mux     *chi.Mux
+	metrics *Metrics
+	events  *hub
+	// summary mirrors the committed state's conventional fields (policy,
+	// boot), updated by the writer once per batch so that answering a
+	// request never waits for the writer's lock.
+	summary   atomic.Pointer[stateSummary]
+	tokenHash [32]byte
+	closeOnce sync.Once
 }
 
-// New builds the router.
-func New(exec *executor.Executor, cfg Config) *Server {
-	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 1 << 20
+// New builds the router over exec. Call Close (or shut down the server
+// HTTPServer returns, which calls it) to end event streams.
+func New(exec *executor.Executor, cfg Config) (*Server, error) {
+	if err := cfg.applyDefaults(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
-	if cfg.SubmitTimeout == 0 {
-		cfg.SubmitTimeout = 30 * time.Second
+	s := &Server{cfg: cfg, exec: exec, log: cfg.Logger, mux: chi.NewRouter(), metrics: cfg.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if cfg.AuthToken != "" {
+		s.tokenHash = sha256.Sum256([]byte(cfg.AuthToken))
 	}
-	s := &Server{cfg: cfg, exec: exec, log: cfg.Logger, mux: chi.NewRouter()}
-	exec.OnCommit(func(st *state.State, _ uint64) { s.quarantine.Store(policyQuarantined(st)) })
-	s.mux.Use(middleware.Recoverer)
+	if err := s.refreshCatalog(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s.events = newHub(exec, s.metrics, cfg.EventBuffer, s.log, s.refreshCatalog)
+	exec.OnCommit(func(st *state.State, index uint64) {
+		s.summary.Store(summarize(st, s.summary.Load()))
+		s.events.committed(index)
+	})
+
+	s.mux.Use(s.instrument, s.recoverer, s.authorize, s.limitBody)
 	s.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint", r.Method+" "+r.URL.Path)
+		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint", r.Method+" "+truncate(r.URL.Path, maxDetailBytes))
 	})
 	s.mux.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", r.Method+" "+r.URL.Path)
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed", r.Method+" "+truncate(r.URL.Path, maxDetailBytes))
 	})
-	s.mux.Post("/transition", s.postTransition)
-	s.mux.Get("/state", s.getState)
-	s.mux.Get("/health", s.getHealth)
-	return s
+	for _, group := range s.routeGroups() {
+		group(s.mux)
+	}
+	return s, nil
+}
+
+// routeGroups lists the groups of endpoints. Each group is a method in its
+// own file that registers full paths on the router; adding endpoints is a
+// new file plus one line here, and the OpenAPI test then requires them in
+// openapi.json. Authentication, body limits, metrics and logging apply to
+// every route without further work.
+func (s *Server) routeGroups() []func(chi.Router) {
+	return []func(chi.Router){
+		s.swooshRoutes,  // POST /transition, GET /state, GET /health
+		s.whooshRoutes,  // WHOOSH-compatible adapter paths under /api/v1
+		s.v1Routes,      // /v1: state at an index, WAL, snapshots, catalog
+		s.eventRoutes,   // /v1/events
+		s.catalogRoutes, // /v1/catalogs, /v1/replay: versions, hot swap, replay
+		s.opsRoutes,     // /metrics, /openapi.json
+	}
 }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Router exposes the router so later surfaces can mount on it.
+// Router exposes the router, for tests that walk its routes.
 func (s *Server) Router() chi.Router { return s.mux }
 
-// transitionRequest is SWOOSH's proposal body, plus Reprise's inputs.
-type transitionRequest struct {
-	CurrentStateHash string          `json:"current_state_hash"`
-	Transition       string          `json:"transition"`
-	InputsHash       string          `json:"inputs_hash"`
-	Signer           string          `json:"signer"`
-	IdemKey          string          `json:"idem_key"`
-	HLC              string          `json:"hlc"`
-	WindowID         string          `json:"window_id"`
-	Evidence         []string        `json:"evidence"`
-	Inputs           json.RawMessage `json:"inputs"`
+// Metrics returns the metrics the server exposes.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// HTTPServer returns an http.Server serving s with every timeout of the
+// configuration set. Shutting it down also calls Close, so event streams
+// end and Shutdown does not wait for them.
+func (s *Server) HTTPServer() *http.Server {
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(s.Close)
+	return srv
 }
 
-// transitionResponse is SWOOSH's verdict shape, plus Reprise's extras.
-type transitionResponse struct {
-	Success     bool            `json:"success"`
-	Error       string          `json:"error,omitempty"`
-	StateHash   string          `json:"state_hash"`
-	Quarantined bool            `json:"quarantined"`
-	Code        string          `json:"code,omitempty"`
-	Detail      string          `json:"detail,omitempty"`
-	Index       uint64          `json:"index,omitempty"`
-	Duplicate   bool            `json:"duplicate,omitempty"`
-	Output      json.RawMessage `json:"output,omitempty"`
-}
+// Close ends every event stream and stops following commits. Other
+// endpoints keep working; it is safe to call more than once.
+func (s *Server) Close() { s.closeOnce.Do(s.events.close) }
 
-// Limits on proposal fields, so one request cannot bloat the WAL.
-const (
-	maxFieldBytes    = 1024
-	maxEvidenceItems = 256
-)
-
-// decodeProposal turns a request body into a submission, or a problem.
-func (s *Server) decodeProposal(w http.ResponseWriter, r *http.Request) (executor.Submission, bool) {
-	var sub executor.Submission
-	// The body must be JSON whatever the Content-Type says: curl's -d sends
-	// a form type, and a clear error about the body helps more than a 415.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeProblem(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body too large", fmt.Sprintf("the limit is %d bytes", tooBig.Limit))
-			return sub, false
+// refreshCatalog records the catalog in force for the metrics' label
+// table. It runs at start and whenever the event hub sees the module
+// change.
+func (s *Server) refreshCatalog() error {
+	var desc abi.Descriptor
+	if err := s.exec.Read(func(_ *state.State, _ uint64, d *abi.Descriptor) { desc = *d }); err != nil {
+		if errors.Is(err, executor.ErrStopped) {
+			return nil // nothing more will be committed; keep the old table
 		}
-		writeProblem(w, http.StatusBadRequest, "bad_body", "cannot read request body", err.Error())
-		return sub, false
+		return err
 	}
-	var req transitionRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeProblem(w, http.StatusBadRequest, "malformed_json", "request body is not a valid proposal", err.Error())
-		return sub, false
-	}
-	if dec.More() {
-		writeProblem(w, http.StatusBadRequest, "malformed_json", "request body is not a valid proposal", "trailing data after the JSON object")
-		return sub, false
-	}
-	if req.Transition == "" {
-		writeProblem(w, http.StatusBadRequest, "missing_transition", "proposal names no transition", `field "transition" is required`)
-		return sub, false
-	}
-	for name, v := range map[string]string{"transition": req.Transition, "signer": req.Signer, "idem_key": req.IdemKey,
-		"hlc": req.HLC, "window_id": req.WindowID, "inputs_hash": req.InputsHash, "current_state_hash": req.CurrentStateHash} {
-		if len(v) > maxFieldBytes {
-			writeProblem(w, http.StatusBadRequest, "field_too_long", "proposal field too long", fmt.Sprintf("%s is %d bytes; the limit is %d", name, len(v), maxFieldBytes))
-			return sub, false
-		}
-	}
-	if len(req.Evidence) > maxEvidenceItems {
-		writeProblem(w, http.StatusBadRequest, "too_much_evidence", "too many evidence items", fmt.Sprintf("%d items; the limit is %d", len(req.Evidence), maxEvidenceItems))
-		return sub, false
-	}
-	p := abi.Proposal{Transition: req.Transition, Signer: req.Signer, IdemKey: req.IdemKey, HLC: req.HLC,
-		WindowID: req.WindowID, InputsHash: req.InputsHash, Evidence: req.Evidence}
-	if len(req.Inputs) > 0 && string(req.Inputs) != "null" {
-		inputs, err := canon.Canonicalize(req.Inputs)
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, "bad_inputs", "inputs are not valid JSON", err.Error())
-			return sub, false
-		}
-		if inputs[0] != '{' {
-			writeProblem(w, http.StatusBadRequest, "bad_inputs", "inputs must be a JSON object", "got "+string(inputs))
-			return sub, false
-		}
-		if req.InputsHash != "" {
-			sum := sha256.Sum256(inputs)
-			if want := hex.EncodeToString(sum[:]); !strings.EqualFold(req.InputsHash, want) {
-				writeProblem(w, http.StatusBadRequest, "inputs_hash_mismatch", "inputs_hash does not match inputs",
-					fmt.Sprintf("inputs_hash is %s; the SHA-256 of the canonical inputs %s is %s", req.InputsHash, inputs, want))
-				return sub, false
-			}
-		}
-		p.Inputs = inputs
-	}
-	if req.CurrentStateHash != "" {
-		h, err := state.ParseHash(req.CurrentStateHash)
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, "bad_state_hash", "current_state_hash is malformed", err.Error())
-			return sub, false
-		}
-		sub.ExpectedHash = &h
-	}
-	sub.Proposal = p
-	return sub, true
+	s.metrics.setCatalog(&desc, s.exec.Status().Module)
+	return nil
 }
 
-func (s *Server) postTransition(w http.ResponseWriter, r *http.Request) {
-	sub, ok := s.decodeProposal(w, r)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.SubmitTimeout)
-	defer cancel()
-	v, err := s.exec.Submit(ctx, sub)
-	if err != nil {
-		s.submitError(w, err)
-		return
-	}
-	resp := transitionResponse{Success: v.Accepted, StateHash: v.StateHash.String(), Index: v.Index, Duplicate: v.Duplicate, Quarantined: s.quarantined()}
-	if len(v.Output) > 0 {
-		resp.Output = v.Output
-	}
-	status := http.StatusOK
-	if !v.Accepted {
-		resp.Error, resp.Code, resp.Detail = v.Code.Message(), v.Code.Slug(), v.Detail
-		status = http.StatusBadRequest
-		if v.Code == abi.StateConflict {
-			status = http.StatusConflict
-		}
-	}
-	writeJSON(w, status, resp)
-}
-
-func (s *Server) submitError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, executor.ErrClosed):
-		writeProblem(w, http.StatusServiceUnavailable, "shutting_down", "node is shutting down", "resubmit with the same idem_key to another node or after restart")
-	case errors.Is(err, executor.ErrStopped):
-		writeProblem(w, http.StatusServiceUnavailable, "writer_stopped", "node stopped accepting writes after a failure", err.Error())
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		writeProblem(w, http.StatusServiceUnavailable, "timeout", "no verdict in time", "the proposal may still be applied; resubmit with the same idem_key to learn its fate")
-	default:
-		writeProblem(w, http.StatusInternalServerError, "internal", "internal error", err.Error())
-	}
-}
-
-func (s *Server) quarantined() bool { return s.quarantine.Load() }
-
-// policyQuarantined reads the conventional quarantine flag of a catalog's
-// state: a value field "policy" holding {"quarantined": true}.
-func policyQuarantined(st *state.State) bool {
-	v, ok := st.Get("policy", "")
-	if !ok {
-		return false
-	}
-	var p struct {
-		Quarantined bool `json:"quarantined"`
-	}
-	return json.Unmarshal(v, &p) == nil && p.Quarantined
-}
-
-func (s *Server) getState(w http.ResponseWriter, r *http.Request) {
-	var body []byte
-	var index uint64
-	var hash state.Hash
-	err := s.exec.Read(func(st *state.State, idx uint64, d *abi.Descriptor) {
-		body, index, hash = st.View(d), idx, st.Hash()
-	})
-	if err != nil {
-		s.submitError(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Reprise-Index", strconv.FormatUint(index, 10))
-	w.Header().Set("Reprise-State-Hash", hash.String())
-	w.Header().Set("ETag", `"`+hash.String()+`"`)
-	w.Write(append(body, '\n'))
-}
-
-func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
-	st := s.exec.Status()
-	ready := st.Failure == nil
-	body := map[string]any{
-		"status": "ok", "live": true, "ready": ready,
-		"index": st.Index, "state_hash": st.StateHash.String(),
-		"catalog":     map[string]string{"name": st.Catalog.Name, "version": st.Catalog.Version, "hash": hex.EncodeToString(st.Module[:])},
-		"quarantined": s.quarantined(),
-	}
-	status := http.StatusOK
-	if !ready {
-		body["status"] = "degraded"
-		body["error"] = st.Failure.Error()
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, body)
-}
+// stateSummary returns the last committed summary.
+func (s *Server) stateSummary() *stateSummary { return s.summary.Load() }

@@ -3,12 +3,15 @@ package catalogstore
 import (
 	"errors"
 	"fmt"
+
+	"github.com/reprise-dev/reprise/host/replay"
 )
 
 var (
 	// ErrNotFound means no catalog with the given hash (or hash prefix) is
-	// stored.
-	ErrNotFound = errors.New("catalogstore: catalog not found")
+	// stored. It matches replay.ErrUnknownCatalog too, so the store serves
+	// as the executor's and replay's Catalogs as it is.
+	ErrNotFound = fmt.Errorf("catalogstore: catalog not found (%w)", replay.ErrUnknownCatalog)
 	// ErrCorrupt is matched (errors.Is) by every *CorruptError.
 	ErrCorrupt = errors.New("catalogstore: catalog corrupt")
 	// ErrInUse means Remove was asked to delete a catalog its caller still
