@@ -21,7 +21,7 @@ import (
 func newCatalogCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Build, seal, inspect, push and list catalog modules",
+		Short: "Build, seal, inspect, push, list, shadow-replay and activate catalog modules",
 	}
 	cmd.AddCommand(newCatalogBuildCmd(), newCatalogSealCmd(), newCatalogInspectCmd(v))
 	addCatalogStoreCommands(cmd, v)

@@ -23,7 +23,7 @@ import (
 // addCatalogStoreCommands adds the catalog store's commands (push, list) to
 // the catalog command.
 func addCatalogStoreCommands(catalog *cobra.Command, v *viper.Viper) {
-	catalog.AddCommand(newCatalogPushCmd(v), newCatalogListCmd(v))
+	catalog.AddCommand(newCatalogPushCmd(v), newCatalogListCmd(v), newCatalogActivateCmd(v), newCatalogShadowCmd(v))
 }
 
 // catalogDataDirFlag adds --data-dir, bound to the same configuration key as

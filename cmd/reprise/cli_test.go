@@ -489,31 +489,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 // it over loopback, then stops it as SIGINT does.
 func TestServeSwooshWithToken(t *testing.T) {
 	t.Setenv("REPRISE_AUTH_TOKEN", "t0ken")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	root := newRootCmd()
-	var stderr syncBuffer
-	root.SetOut(io.Discard)
-	root.SetErr(&stderr)
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"})
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-
-	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
-	var addr string
-	for deadline := time.Now().Add(2 * time.Minute); addr == ""; time.Sleep(10 * time.Millisecond) {
-		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
-			addr = m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped before listening: %v\n%s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not log its address:\n%s", stderr.String())
-		}
-	}
+	addr, stderr, stop := startServe(t, "serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0")
 	if !strings.Contains(stderr.String(), "auth=\"token required on mutating requests\"") {
 		t.Errorf("the start-up log does not say how access is controlled:\n%s", stderr.String())
 	}
@@ -548,11 +524,51 @@ func TestServeSwooshWithToken(t *testing.T) {
 		!strings.Contains(body, `reprise_transitions_accepted_total{transition="TRANSITION_CONFIG_OK"} 1`) {
 		t.Fatalf("GET /metrics: %d %s", status, body)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve: %v\n%s", err, stderr.String())
-	}
+	stop()
 	if !strings.Contains(stderr.String(), "msg=stopped") {
 		t.Errorf("no stop line in the log:\n%s", stderr.String())
 	}
+}
+
+// startServe runs `reprise ARGS` (a serve command) in-process and waits
+// until it logs its address. stop cancels it as SIGINT does and requires a
+// clean exit; it is also registered as a cleanup.
+func startServe(t *testing.T, args ...string) (addr string, stderr *syncBuffer, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCmd()
+	stderr = &syncBuffer{}
+	root.SetOut(io.Discard)
+	root.SetErr(stderr)
+	root.SetArgs(args)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	for deadline := time.Now().Add(2 * time.Minute); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(stderr.String()); m != nil {
+			addr = m[1]
+		}
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve stopped before listening: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not log its address:\n%s", stderr.String())
+		}
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v\n%s", err, stderr.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return addr, stderr, stop
 }

@@ -51,7 +51,7 @@ func replayDataDir(t *testing.T) (dir string, resetAt uint64, final string) {
 		t.Fatal(err)
 	}
 	dir = t.TempDir()
-	e, err := executor.Open(ctx, executor.Config{DataDir: dir, Module: m, SnapshotEvery: 1 << 40,
+	e, err := executor.Open(ctx, executor.Config{DataDir: dir, Module: m, SnapshotEvery: 1 << 40, SnapshotKeep: 2,
 		Logger: slog.New(slog.DiscardHandler), WAL: wal.Options{GCInterval: -1}})
 	if err != nil {
 		t.Fatal(err)

@@ -145,7 +145,7 @@ func TestEventsCatchUpThenLive(t *testing.T) {
 }
 
 func TestEventsResume(t *testing.T) {
-	n := startNode(t, "counter", Config{})
+	n := startNodeKeeping(t, "counter", Config{}, 1)
 	incrementN(n, 2)
 	// Without a start, the stream begins with the next commit.
 	s := n.openEvents("")

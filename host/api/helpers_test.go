@@ -76,9 +76,15 @@ type node struct {
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func startNode(t testing.TB, catalog string, cfg Config) *node {
+	return startNodeKeeping(t, catalog, cfg, 10)
+}
+
+// startNodeKeeping starts a node that keeps `keep` snapshots: the WAL is
+// compacted once that many exist.
+func startNodeKeeping(t testing.TB, catalog string, cfg Config, keep int) *node {
 	t.Helper()
 	n := &node{t: t, dir: t.TempDir(), module: builtinModule(t, catalog), cfg: cfg}
-	n.ecfg = executor.Config{SnapshotEvery: 1 << 40, SnapshotKeep: 10}
+	n.ecfg = executor.Config{SnapshotEvery: 1 << 40, SnapshotKeep: keep}
 	n.start()
 	t.Cleanup(n.stop)
 	return n

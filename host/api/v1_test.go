@@ -20,7 +20,7 @@ func incrementN(n *node, count int) []verdict {
 }
 
 func TestWALPages(t *testing.T) {
-	n := startNode(t, "counter", Config{WALPageLimit: 4})
+	n := startNodeKeeping(t, "counter", Config{WALPageLimit: 4}, 1)
 	acks := incrementN(n, 10)
 	h := n.health()
 
@@ -89,7 +89,7 @@ func TestWALPages(t *testing.T) {
 }
 
 func TestStateAndHashAtIndex(t *testing.T) {
-	n := startNode(t, "counter", Config{})
+	n := startNodeKeeping(t, "counter", Config{}, 2)
 	acks := incrementN(n, 3)
 	h := n.health()
 

@@ -34,9 +34,10 @@ type Config struct {
 	Epoch uint64
 	// SnapshotEvery takes a snapshot after this many records; default 10,000.
 	SnapshotEvery uint64
-	// SnapshotKeep is how many snapshots are kept; default 3. The WAL is
-	// compacted up to the oldest kept snapshot, so any kept snapshot can be
-	// replayed forward.
+	// SnapshotKeep is how many snapshots are kept; default 3. Once that
+	// many exist, the WAL is compacted up to the oldest kept snapshot, so
+	// any kept snapshot can be replayed forward; before, the whole WAL is
+	// kept and replay can start at genesis.
 	SnapshotKeep int
 	// MaxBatch caps the proposals applied and made durable together;
 	// default 1024.

@@ -276,6 +276,7 @@ func hlc(physical int) string { return fmt.Sprintf("%x-0-0000000000000001", phys
 // the last HLC survives a restart from the WAL and from a snapshot.
 func TestHLCIsMonotonic(t *testing.T) {
 	cfg := config(t, t.TempDir())
+	cfg.SnapshotKeep = 1 // the shutdown snapshot compacts the WAL
 	e := open(t, cfg)
 
 	if v := submit(t, e, incHLC("a", 1, "not-an-hlc")); v.Code != abi.BadProposal {

@@ -193,7 +193,11 @@ func (e *Executor) writeSnapshot(c snapshotCapture) {
 	e.compact()
 }
 
-// compact drops WAL records that the oldest kept snapshot covers.
+// compact drops WAL records that the oldest kept snapshot covers, once
+// SnapshotKeep snapshots exist. Until then genesis counts as one of the
+// kept starting points, so a young node keeps its whole WAL and can be
+// replayed from the beginning (to audit it, or against another catalog
+// version).
 func (e *Executor) compact() {
 	infos, err := e.snaps.List()
 	if err != nil {
@@ -201,12 +205,16 @@ func (e *Executor) compact() {
 		return
 	}
 	var oldest uint64
+	valid := 0
 	for _, in := range infos {
-		if in.Valid && (oldest == 0 || in.Index < oldest) {
-			oldest = in.Index
+		if in.Valid {
+			valid++
+			if oldest == 0 || in.Index < oldest {
+				oldest = in.Index
+			}
 		}
 	}
-	if oldest == 0 {
+	if oldest == 0 || valid < e.cfg.SnapshotKeep {
 		return
 	}
 	if _, err := e.wal.TruncateHead(oldest); err != nil {
