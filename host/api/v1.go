@@ -64,9 +64,9 @@ type stateAtIndex struct {
 }
 
 // getStateV1 serves the state (or a projection of it) with its index and
-// hash. An index other than the current one is refused: the node keeps
-// only its current state (the state hash at a past index is available from
-// /v1/state/hash).
+// hash. The current state is read as it is; the state at a past index is
+// rebuilt beside the writer from the newest snapshot at or before it and
+// the WAL records after that snapshot, as long as they are kept.
 func (s *Server) getStateV1(w http.ResponseWriter, r *http.Request) {
 	want, pinned, p := indexParam(r, "index")
 	if p != nil {
@@ -78,17 +78,17 @@ func (s *Server) getStateV1(w http.ResponseWriter, r *http.Request) {
 		sendProblem(w, p)
 		return
 	}
-	var resp stateAtIndex
+	var (
+		resp stateAtIndex
+		past bool
+	)
 	err := s.exec.Read(func(st *state.State, idx uint64, d *abi.Descriptor) {
 		switch {
 		case pinned && want > idx:
 			p = indexNotFound(want, idx)
 			return
 		case pinned && want < idx:
-			p = newProblem(http.StatusConflict, "index_not_current", "state at that index is not available",
-				fmt.Sprintf("this node serves the state at its current index %d only; the state at index %d would need a replay "+
-					"from an earlier snapshot, which this node does not do. Its state hash is at GET /v1/state/hash?index=%d", idx, want, want))
-			p.StateHash = st.Hash().String()
+			past = true
 			return
 		}
 		var body []byte
@@ -99,12 +99,55 @@ func (s *Server) getStateV1(w http.ResponseWriter, r *http.Request) {
 		s.readError(w, err)
 		return
 	}
+	if past {
+		s.getPastState(w, r, want, proj)
+		return
+	}
 	if p != nil {
 		sendProblem(w, p)
 		return
 	}
 	module := s.exec.Status().Module
 	resp.Catalog.Hash = hex.EncodeToString(module[:])
+	w.Header().Set("Cache-Control", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// getPastState answers GET /v1/state at an index below the current one
+// with the state rebuilt at that index.
+func (s *Server) getPastState(w http.ResponseWriter, r *http.Request, index uint64, proj *projection) {
+	ps, err := s.exec.StateAt(r.Context(), index)
+	var notCommitted *executor.NotCommittedError
+	switch {
+	case errors.As(err, &notCommitted):
+		sendProblem(w, indexNotFound(index, notCommitted.Committed))
+		return
+	case errors.Is(err, executor.ErrStateUnavailable):
+		first := s.exec.WAL().FirstIndex()
+		p := newProblem(http.StatusGone, "wal_compacted", "records compacted",
+			fmt.Sprintf("the state at index %d can no longer be rebuilt: %v. The WAL now starts at index %d; the states still available "+
+				"are those at the indexes of the snapshots kept (GET /v1/snapshots) and after them", index, err, first))
+		p.FirstIndex = &first
+		sendProblem(w, p)
+		return
+	case err != nil && r.Context().Err() != nil:
+		return // the client is gone
+	case err != nil:
+		s.readError(w, err)
+		return
+	}
+	d := ps.Descriptor
+	if d == nil {
+		d = &abi.Descriptor{} // index 0: the empty state, before any catalog (its hash is all zeros)
+	}
+	resp := stateAtIndex{Index: ps.Index, StateHash: ps.State.Hash().String(),
+		Catalog: catalogRef{Name: d.Name, Version: d.Version, Hash: hex.EncodeToString(ps.Catalog[:])}}
+	body, p := proj.render(ps.State, d)
+	if p != nil {
+		sendProblem(w, p)
+		return
+	}
+	resp.State = body
 	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, resp)
 }

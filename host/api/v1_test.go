@@ -98,9 +98,23 @@ func TestStateAndHashAtIndex(t *testing.T) {
 	if at.Index != h.Index || at.StateHash != h.StateHash || string(at.State) != `{"counts":{"k0":1,"k1":2,"k2":3}}` {
 		t.Fatalf("state at the current index: %+v", at)
 	}
-	p := wantProblem(t, n.get(fmt.Sprintf("/v1/state?index=%d", acks[0].Index)), http.StatusConflict, "index_not_current")
-	if !strings.Contains(p.Detail, "/v1/state/hash?index=") || p.StateHash != h.StateHash {
-		t.Fatalf("state at an old index: %+v", p)
+	// Past indexes are rebuilt: the state each increment left, with the
+	// catalog in force then, a projection of it, and the empty state at 0.
+	wantAt := []string{`{"counts":{"k0":1}}`, `{"counts":{"k0":1,"k1":2}}`}
+	for i, want := range wantAt {
+		decode(t, n.get(fmt.Sprintf("/v1/state?index=%d", acks[i].Index)), &at)
+		if at.Index != acks[i].Index || at.StateHash != acks[i].StateHash || string(at.State) != want ||
+			at.Catalog != (catalogRef{Name: n.module.Descriptor.Name, Version: n.module.Descriptor.Version, Hash: n.module.HashHex()}) {
+			t.Fatalf("state at index %d: %+v, want %s with hash %s", acks[i].Index, at, want, acks[i].StateHash)
+		}
+	}
+	decode(t, n.get(fmt.Sprintf("/v1/state?index=%d&projection=counts.k1", acks[1].Index)), &at)
+	if string(at.State) != `{"counts":{"k1":2}}` {
+		t.Fatalf("projection at index %d: %s", acks[1].Index, at.State)
+	}
+	decode(t, n.get("/v1/state?index=0"), &at)
+	if at.Index != 0 || at.StateHash != state.New().Hash().String() || at.Catalog != (catalogRef{Hash: strings.Repeat("0", 64)}) || string(at.State) != "{}" {
+		t.Fatalf("state at index 0: %+v", at)
 	}
 	wantProblem(t, n.get(fmt.Sprintf("/v1/state?index=%d", h.Index+1)), http.StatusNotFound, "index_not_found")
 
@@ -135,6 +149,55 @@ func TestStateAndHashAtIndex(t *testing.T) {
 		t.Fatalf("hash at the snapshot's index %d: %+v", h.Index, s)
 	}
 	wantProblem(t, n.get(fmt.Sprintf("/v1/state/hash?index=%d", acks[0].Index)), http.StatusGone, "wal_compacted")
+
+	// The WAL now starts after the first snapshot (at h.Index): the state
+	// there is rebuilt from it, the states before it are gone.
+	decode(t, n.get(fmt.Sprintf("/v1/state?index=%d", h.Index)), &at)
+	if at.Index != h.Index || at.StateHash != h.StateHash || string(at.State) != `{"counts":{"k0":1,"k1":2,"k2":3}}` {
+		t.Fatalf("state at the first snapshot's index %d: %+v", h.Index, at)
+	}
+	p := wantProblem(t, n.get(fmt.Sprintf("/v1/state?index=%d", acks[0].Index)), http.StatusGone, "wal_compacted")
+	if p.FirstIndex == nil || *p.FirstIndex != h.Index+1 || !strings.Contains(p.Detail, fmt.Sprintf("index %d", acks[0].Index)) {
+		t.Fatalf("state at a compacted index: %+v", p)
+	}
+}
+
+// TestStateAtCompactedIndex: with one snapshot kept, the WAL is compacted
+// up to the newest snapshot; states before it are gone (410 with the first
+// index held), the state at the snapshot and after it are rebuilt.
+func TestStateAtCompactedIndex(t *testing.T) {
+	n := startNodeKeeping(t, "counter", Config{}, 1)
+	acks := incrementN(n, 2)
+	if r := n.post("/v1/snapshots", ""); r.status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	more := make([]verdict, 3)
+	for i := range more {
+		more[i] = n.mustAccept(fmt.Sprintf(`{"transition":"TRANSITION_INCREMENT","inputs":{"key":"m%d","by":1}}`, i))
+	}
+	if r := n.post("/v1/snapshots", ""); r.status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	last := n.mustAccept(`{"transition":"TRANSITION_INCREMENT","inputs":{"key":"z","by":1}}`)
+	h := n.health()
+	if h.WAL.FirstIndex != more[2].Index+1 {
+		t.Fatalf("after two snapshots with one kept the WAL starts at %d, want %d", h.WAL.FirstIndex, more[2].Index+1)
+	}
+	for _, index := range []uint64{0, acks[0].Index, acks[1].Index, more[1].Index} {
+		p := wantProblem(t, n.get(fmt.Sprintf("/v1/state?index=%d", index)), http.StatusGone, "wal_compacted")
+		if p.FirstIndex == nil || *p.FirstIndex != h.WAL.FirstIndex {
+			t.Fatalf("state at compacted index %d: %+v", index, p)
+		}
+	}
+	var at stateAtIndex
+	decode(t, n.get(fmt.Sprintf("/v1/state?index=%d", more[2].Index)), &at)
+	if at.Index != more[2].Index || at.StateHash != more[2].StateHash {
+		t.Fatalf("state at the snapshot's index %d: %+v, want hash %s", more[2].Index, at, more[2].StateHash)
+	}
+	if last.Index != h.Index {
+		t.Fatalf("last accepted at %d, node at %d", last.Index, h.Index)
+	}
+	wantProblem(t, n.get(fmt.Sprintf("/v1/state?index=%d", h.Index+1)), http.StatusNotFound, "index_not_found")
 }
 
 func TestSnapshotsAndCatalog(t *testing.T) {

@@ -2,8 +2,9 @@
 // re-running the recorded proposal under the catalog that produced it,
 // activation records by handing the state over to the catalog they name.
 // It is the one way records are re-applied, used by the executor's
-// recovery, by offline replay of a data directory and by online and shadow
-// replays beside a running writer.
+// recovery, by offline replay of a data directory, by online and shadow
+// replays beside a running writer, and to rebuild the state at a past
+// index (StateAt).
 //
 // Every re-applied record is checked against what the WAL recorded (result
 // code, output, state hash) and a difference is reported, never repaired.

@@ -47,6 +47,19 @@ const DefaultMaxDiff = 20
 // errHalt stops a WAL Range once the replay cannot go on.
 var errHalt = errors.New("replay halted")
 
+// ErrUnavailable is wrapped by the errors of a replay that cannot rebuild
+// the state it has to start from: the WAL records after it are compacted
+// and no valid snapshot at or before it continues the WAL.
+var ErrUnavailable = errors.New("state no longer reconstructible")
+
+// unavailableError says which state cannot be rebuilt and why; it is an
+// ErrUnavailable.
+type unavailableError struct{ msg string }
+
+func unavailable(msg string) error               { return &unavailableError{msg: msg} }
+func (e *unavailableError) Error() string        { return e.msg }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
 // Run replays a range of the WAL and reports how it compares with what the
 // WAL recorded. It pins the records it reads against compaction, uses its
 // own reducers, and reads the WAL only through Range, so it can run beside
@@ -67,56 +80,23 @@ func Run(ctx context.Context, src Source, req Request) (Report, error) {
 	if req.From > to && req.From != 0 {
 		return Report{}, fmt.Errorf("replay: range %d..%d is empty (the WAL ends at %d)", req.From, req.To, src.WAL.LastIndex())
 	}
-	var (
-		base    *Base
-		release func()
-		from    = req.From
-	)
-	// A compaction may remove the records after the base chosen between
-	// choosing it and pinning them: choose again.
-	for attempt := 0; ; attempt++ {
-		b, f, err := chooseBase(src, req.From)
-		if err != nil {
-			return Report{}, err
-		}
-		pinFrom := f
-		if b != nil {
-			pinFrom = b.Index + 1
-		}
-		rel, err := src.WAL.Pin(max(pinFrom, 1))
-		if errors.Is(err, wal.ErrCompacted) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return Report{}, fmt.Errorf("replay: pin the WAL from %d: %w", pinFrom, err)
-		}
-		base, release, from = b, rel, f
-		break
-	}
-	defer release()
-
 	r := &run{src: src, req: req, ref: NewMachine(src.Catalogs)}
 	r.ref.Explain = true
 	defer func() { r.ref.Close(context.Background()) }()
-	r.rep.Base, r.rep.From, r.rep.To, r.rep.StateCompared = "genesis", from, to, true
-	start := uint64(1)
-	if base != nil {
-		if err := r.ref.Start(ctx, *base); err != nil {
-			return Report{}, fmt.Errorf("replay: %w", err)
-		}
-		r.rep.Base, r.rep.BaseIndex = "snapshot", base.Index
-		start = base.Index + 1
-		if base.Act != nil {
-			r.drift(base.Act, 0, r.ref.Module())
-		}
+	r.rep.StateCompared = true
+	from, start, release, err := r.begin(ctx, req.From)
+	if err != nil {
+		return Report{}, err
 	}
+	defer release()
+	r.rep.From, r.rep.To = from, to
 	r.total = to + 1 - start
 	if to+1 < start {
 		r.total = 0
 	}
 
 	// Lead-in: reach the state at from-1 under the records' own catalogs.
-	if err := src.WAL.Range(start, from-1, func(rec wal.Record) error { return r.leadIn(ctx, &rec) }); err != nil && !errors.Is(err, errHalt) {
+	if err := r.leadInTo(ctx, start, from-1); err != nil {
 		return Report{}, err
 	}
 	if r.rep.Stopped == "" {
@@ -149,6 +129,60 @@ func Run(ctx context.Context, src Source, req Request) (Report, error) {
 	return r.rep, nil
 }
 
+// begin chooses the state a replay whose first compared record is from (0:
+// as early as the data allows) starts at, pins the WAL records after it
+// against compaction and positions r.ref there. It returns the first record
+// to compare, the first record after the base, and the pin's release,
+// which the caller must call once it no longer reads the WAL.
+func (r *run) begin(ctx context.Context, from uint64) (first, start uint64, release func(), err error) {
+	var base *Base
+	// A compaction may remove the records after the base chosen between
+	// choosing it and pinning them: choose again.
+	for attempt := 0; ; attempt++ {
+		b, f, err := chooseBase(r.src, from)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		pinFrom := f
+		if b != nil {
+			pinFrom = b.Index + 1
+		}
+		rel, err := r.src.WAL.Pin(max(pinFrom, 1))
+		if errors.Is(err, wal.ErrCompacted) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return 0, 0, nil, fmt.Errorf("replay: pin the WAL from %d: %w", pinFrom, err)
+		}
+		base, release, first = b, rel, f
+		break
+	}
+	r.rep.Base, start = "genesis", 1
+	if base != nil {
+		if err := r.ref.Start(ctx, *base); err != nil {
+			release()
+			return 0, 0, nil, fmt.Errorf("replay: %w", err)
+		}
+		r.rep.Base, r.rep.BaseIndex = "snapshot", base.Index
+		start = base.Index + 1
+		if base.Act != nil {
+			r.drift(base.Act, 0, r.ref.Module())
+		}
+	}
+	return first, start, release, nil
+}
+
+// leadInTo applies the records start..to to r.ref under their own
+// catalogs, verifying each. A record that does not replay as recorded
+// stops it with r.rep.Stopped set, not with an error.
+func (r *run) leadInTo(ctx context.Context, start, to uint64) error {
+	err := r.src.WAL.Range(start, to, func(rec wal.Record) error { return r.leadIn(ctx, &rec) })
+	if err != nil && !errors.Is(err, errHalt) {
+		return err
+	}
+	return nil
+}
+
 // chooseBase picks the state a replay from `from` starts at: nil for
 // genesis, or a snapshot; and the first record to compare.
 func chooseBase(src Source, from uint64) (*Base, uint64, error) {
@@ -159,7 +193,7 @@ func chooseBase(src Source, from uint64) (*Base, uint64, error) {
 	}
 	if from == 1 {
 		if !genesisOK {
-			return nil, 0, fmt.Errorf("replay: cannot start at genesis: the WAL starts at index %d (records before it are compacted into snapshots)", first)
+			return nil, 0, unavailable(fmt.Sprintf("replay: cannot start at genesis: the WAL starts at index %d (records before it are compacted into snapshots)", first))
 		}
 		return nil, 1, nil
 	}
@@ -204,9 +238,9 @@ func chooseBase(src Source, from uint64) (*Base, uint64, error) {
 		return nil, from, nil
 	}
 	if from == 0 {
-		return nil, 0, fmt.Errorf("replay: the WAL starts at index %d and no valid snapshot continues it", first)
+		return nil, 0, unavailable(fmt.Sprintf("replay: the WAL starts at index %d and no valid snapshot continues it", first))
 	}
-	return nil, 0, fmt.Errorf("replay: cannot rebuild the state at index %d: the WAL starts at %d and no valid snapshot at or before %d continues it", from-1, first, from-1)
+	return nil, 0, unavailable(fmt.Sprintf("replay: cannot rebuild the state at index %d: the WAL starts at %d and no valid snapshot at or before %d continues it", from-1, first, from-1))
 }
 
 type run struct {
