@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/reprise-dev/reprise/snapshot/durablefs"
 )
 
 // testMeta returns a deterministic Meta for index, with every field set.
@@ -193,7 +195,7 @@ func (f *failingFile) Sync() error {
 
 // injectFailingFile makes every temp file s creates a copy of proto.
 func injectFailingFile(s *Store, proto failingFile) {
-	s.createTemp = func(dir, pattern string) (tempFile, error) {
+	s.createTemp = func(dir, pattern string) (durablefs.TempFile, error) {
 		f, err := os.CreateTemp(dir, pattern)
 		if err != nil {
 			return nil, err

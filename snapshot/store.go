@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/reprise-dev/reprise/snapshot/durablefs"
 )
 
 var (
@@ -66,14 +68,6 @@ type Info struct {
 	Err   error // why it is not valid
 }
 
-// tempFile is what Write and Install need from the file they stream into.
-type tempFile interface {
-	io.Writer
-	Sync() error
-	Close() error
-	Name() string
-}
-
 // Store is a directory of snapshots. Its methods are safe for concurrent use;
 // one Store (in one process) owns a directory at a time.
 type Store struct {
@@ -89,7 +83,7 @@ type Store struct {
 	dirLock io.Closer
 
 	// Fault-injection points for tests; production uses the os functions.
-	createTemp func(dir, pattern string) (tempFile, error)
+	createTemp func(dir, pattern string) (durablefs.TempFile, error)
 	syncDir    func(dir string) error
 }
 
@@ -122,10 +116,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		keep:    keep,
 		log:     logger,
 		dirLock: dirLock,
-		createTemp: func(dir, pattern string) (tempFile, error) {
+		createTemp: func(dir, pattern string) (durablefs.TempFile, error) {
 			return os.CreateTemp(dir, pattern)
 		},
-		syncDir: syncDirectory,
+		syncDir: durablefs.SyncDir,
 	}
 	if err := s.removeTempFiles(); err != nil {
 		dirLock.Close()
@@ -314,7 +308,7 @@ func (s *Store) commit(pending *pendingFile, meta Meta, size int64) (Info, error
 // pendingFile tracks a temp file until it is renamed, so every early return
 // (and a panicking write func) removes it.
 type pendingFile struct {
-	file    tempFile
+	file    durablefs.TempFile
 	closed  bool
 	renamed bool
 }
@@ -526,4 +520,18 @@ func describeWriteErr(err error) error {
 		return fmt.Errorf("disk full: %w", err)
 	}
 	return err
+}
+
+// lockDir takes the directory's lock file without waiting, so two Stores
+// never prune or clean up under each other.
+func lockDir(dir string) (io.Closer, error) {
+	path := filepath.Join(dir, lockFileName)
+	l, err := durablefs.Lock(path, false)
+	if errors.Is(err, durablefs.ErrHeld) {
+		return nil, fmt.Errorf("%w: %s is held by another Store (lock file %s)", ErrLocked, dir, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return l, nil
 }

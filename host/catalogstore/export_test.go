@@ -1,7 +1,9 @@
 package catalogstore
 
+import "github.com/reprise-dev/reprise/snapshot/durablefs"
+
 // TempFile lets the fault tests give the store a file that fails.
-type TempFile = tempFile
+type TempFile = durablefs.TempFile
 
 // InjectFaults replaces the store's temp-file creation and directory sync,
 // for tests that need a write or an fsync to fail. A nil argument keeps the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reprise-dev/reprise/abi/canon"
 	"github.com/reprise-dev/reprise/host"
+	"github.com/reprise-dev/reprise/snapshot/durablefs"
 )
 
 // DirName is the store's directory inside a node's data directory.
@@ -46,14 +47,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// tempFile is what a write needs from the file it fills before renaming it.
-type tempFile interface {
-	io.Writer
-	Sync() error
-	Close() error
-	Name() string
-}
-
 // Store is a directory of catalog modules keyed by SHA-256. Its methods are
 // safe for concurrent use. Writers in other processes are kept out by a lock
 // file taken for the duration of each write, so an offline
@@ -69,7 +62,7 @@ type Store struct {
 	mu sync.RWMutex
 
 	// Fault-injection points for tests; production uses the os functions.
-	createTemp func(dir, pattern string) (tempFile, error)
+	createTemp func(dir, pattern string) (durablefs.TempFile, error)
 	syncDir    func(dir string) error
 }
 
@@ -88,10 +81,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		engine: opts.Engine,
 		now:    opts.Now,
 		log:    opts.Logger,
-		createTemp: func(dir, pattern string) (tempFile, error) {
+		createTemp: func(dir, pattern string) (durablefs.TempFile, error) {
 			return os.CreateTemp(dir, pattern)
 		},
-		syncDir: syncDirectory,
+		syncDir: durablefs.SyncDir,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -120,7 +113,7 @@ func (s *Store) makeDir() error {
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return fmt.Errorf("catalogstore: creating directory %s: %w", s.dir, err)
 	}
-	if err := syncDirectory(filepath.Dir(filepath.Clean(s.dir))); err != nil {
+	if err := durablefs.SyncDir(filepath.Dir(filepath.Clean(s.dir))); err != nil {
 		return fmt.Errorf("catalogstore: syncing the parent of %s: %w", s.dir, err)
 	}
 	return nil
@@ -535,4 +528,15 @@ func isHashHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// lockDir waits for the store's lock file and holds it until the returned
+// Closer is closed. Writes are short, so waiting is bounded by another
+// writer's one Put or Remove.
+func lockDir(dir string) (io.Closer, error) {
+	l, err := durablefs.Lock(filepath.Join(dir, lockFileName), true)
+	if err != nil {
+		return nil, fmt.Errorf("catalogstore: %w", err)
+	}
+	return l, nil
 }
