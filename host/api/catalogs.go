@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -171,7 +172,7 @@ func (s *Server) activateCatalog(w http.ResponseWriter, r *http.Request) {
 		s.catalogError(w, err)
 		return
 	}
-	ms := func(d interface{ Seconds() float64 }) float64 { return d.Seconds() * 1e3 }
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 }
 	out := activatedJSON{
 		Index: a.Index, StateHash: a.StateHash.String(),
 		Catalog:  catalogRefJSON{Hash: hex.EncodeToString(a.Catalog[:]), Name: a.Ref.Name, Version: a.Ref.Version},
