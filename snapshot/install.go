@@ -21,20 +21,51 @@ import (
 // as for Write) only if the checksum and the payload length in the trailer
 // match; otherwise the error wraps ErrCorrupt and nothing is installed.
 func (s *Store) Install(meta Meta, r io.Reader) (Info, error) {
+	source := fmt.Sprintf("snapshot stream for index %d", meta.Index)
+	return s.install(r, source, func(got Meta) error {
+		if diffs := mismatches(got, meta); len(diffs) > 0 {
+			return fmt.Errorf("%w: %s has %s", ErrMetaMismatch, source, strings.Join(diffs, "; "))
+		}
+		return nil
+	})
+}
+
+// InstallAt is Install for a receiver that knows only the index and the
+// state hash the snapshot must hold (a replica being rebuilt): the header's
+// other fields are taken as they come, and are checked only by the
+// checksum.
+func (s *Store) InstallAt(index uint64, stateHash [32]byte, r io.Reader) (Info, error) {
+	source := fmt.Sprintf("snapshot stream for index %d", index)
+	return s.install(r, source, func(got Meta) error {
+		var diffs []string
+		if got.Index != index {
+			diffs = append(diffs, fmt.Sprintf("index %d, want %d", got.Index, index))
+		}
+		if got.StateHash != stateHash {
+			diffs = append(diffs, fmt.Sprintf("state hash %x, want %x", got.StateHash, stateHash))
+		}
+		if len(diffs) > 0 {
+			return fmt.Errorf("%w: %s has %s", ErrMetaMismatch, source, strings.Join(diffs, "; "))
+		}
+		return nil
+	})
+}
+
+func (s *Store) install(r io.Reader, source string, check func(Meta) error) (Info, error) {
 	if r == nil {
 		return Info{}, errors.New("snapshot: Install needs a reader")
 	}
 	if err := s.checkOpen(); err != nil {
 		return Info{}, err
 	}
-	source := fmt.Sprintf("snapshot stream for index %d", meta.Index)
 	got, header, err := readHeader(r, source)
 	if err != nil {
 		return Info{}, err
 	}
-	if diffs := mismatches(got, meta); len(diffs) > 0 {
-		return Info{}, fmt.Errorf("%w: %s has %s", ErrMetaMismatch, source, strings.Join(diffs, "; "))
+	if err := check(got); err != nil {
+		return Info{}, err
 	}
+	meta := got
 
 	tmp, err := s.createTemp(s.dir, FileName(meta.Index)+".*"+tempSuffix)
 	if err != nil {

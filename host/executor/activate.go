@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -122,6 +123,9 @@ func (e *Executor) Catalog() CatalogInForce {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	m := e.machine
+	if m.Module() == nil {
+		return CatalogInForce{} // a replica that holds no state yet
+	}
 	c := CatalogInForce{Hash: m.Hash(), Ref: m.Reducer().Descriptor().Ref(), Fuel: m.Reducer().Fuel,
 		Configured: m.Hash() == e.cfg.Module.Hash}
 	engine := m.Module().Engine().Fingerprint()
@@ -209,21 +213,28 @@ func (e *Executor) activate(r *request) {
 		return
 	}
 	e.mu.Lock()
-	if e.failure != nil {
-		failure := e.failure
+	if refusal := e.refuseWrites(); refusal != nil {
 		e.mu.Unlock()
 		a.to.Close(ctx)
-		r.reply <- reply{err: fmt.Errorf("%w: %v", ErrStopped, failure)}
+		r.reply <- reply{err: refusal}
 		return
 	}
 	act, err := e.swap(ctx, a.module, a.to)
 	var snap bool
 	var capture snapshotCapture
-	if err == nil {
+	var unacked *NotAcknowledgedError
+	if err == nil || errors.As(err, &unacked) {
 		e.committed()
 		snap, capture = e.snapshotDue()
 	}
 	e.mu.Unlock()
+	if unacked != nil {
+		r.reply <- reply{activated: act, err: err}
+		if snap {
+			e.snapshotInBackground(capture)
+		}
+		return
+	}
 	if err != nil {
 		a.to.Close(ctx)
 		e.log.Warn("catalog activation refused; nothing changed", "catalog", a.module.Descriptor.Ref().String(), "hash", a.module.HashHex(), "err", err)
@@ -279,11 +290,12 @@ func (e *Executor) swap(ctx context.Context, module *host.Module, to *host.Reduc
 	a := replay.NewActivation(fromHash, from, module, to, migrated)
 	index := e.index + 1
 	after := to.State().Hash()
-	rec, err := a.Record(index, e.cfg.Epoch, e.cfg.Now().UnixNano(), after)
+	rec, err := a.Record(index, e.epoch, e.cfg.Now().UnixNano(), after)
 	if err != nil {
 		return Activated{}, err
 	}
-	if err := e.wal.Append([]wal.Record{rec}); err != nil {
+	err, replErr := e.appendRecords([]wal.Record{rec})
+	if err != nil {
 		e.failure = fmt.Errorf("WAL append of activation record %d failed: %w", index, err)
 		e.log.Error("writer stopped: the activation record is not durable; restart to recover from disk", "err", e.failure)
 		return Activated{}, fmt.Errorf("%w: %v", ErrStopped, e.failure)
@@ -295,7 +307,12 @@ func (e *Executor) swap(ctx context.Context, module *host.Module, to *host.Reduc
 	}
 	committed := time.Now()
 	e.machine.Adopt(ctx, module, to, a, index)
-	e.index = index
+	e.index, e.indexEpoch = index, e.epoch
 	act.HandOver, act.Commit, act.Pause = handedOver.Sub(start), committed.Sub(handedOver), time.Since(start)
+	if replErr != nil {
+		// In force here, and durable here, but not acknowledged by the
+		// replicas the durability mode needs.
+		return act, &NotAcknowledgedError{Index: index, Err: replErr}
+	}
 	return act, nil
 }

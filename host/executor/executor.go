@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprise-dev/reprise/abi"
@@ -50,6 +51,13 @@ type Config struct {
 	Observer Observer
 	// WAL lets tests inject WAL options (fault doubles); Dir is overridden.
 	WAL wal.Options
+	// Follower opens the node as a replica (see Promote): it takes records
+	// only through the follower operations (StoreReplicated, ApplyStored…),
+	// a fresh log gets no genesis record (the primary ships it), recovery
+	// applies the log only up to the committed index the replica last
+	// stored (SaveReplicaMeta), and Submit and Activate fail with
+	// ErrNotPrimary.
+	Follower bool
 }
 
 // Observer receives what the executor does, for metrics.
@@ -124,6 +132,16 @@ type Executor struct {
 	index   uint64          // last durable index
 	lastHLC string
 	failure error
+	// follower and rep are the node's replication role (see Promote and
+	// Demote); epoch is stamped into every record this node appends.
+	follower bool
+	rep      Replicator
+	epoch    uint64
+	// replicator mirrors rep for compaction, which runs beside the writer
+	// without mu.
+	replicator atomic.Value
+	// indexEpoch is the epoch of the record at index (for snapshots).
+	indexEpoch uint64
 
 	// Writer-goroutine state.
 	recs         []wal.Record
@@ -180,7 +198,7 @@ func Open(ctx context.Context, cfg Config) (*Executor, error) {
 	e := &Executor{
 		cfg: cfg, log: cfg.Logger, wal: log, snaps: snaps, catalogs: catalogs, machine: replay.NewMachine(catalogs),
 		in: make(chan *request, cfg.MaxBatch), closed: make(chan struct{}), done: make(chan struct{}),
-		pending: map[string]*request{},
+		pending: map[string]*request{}, follower: cfg.Follower, epoch: cfg.Epoch,
 	}
 	if err := e.recover(ctx); err != nil {
 		e.machine.Close(ctx)
@@ -283,10 +301,10 @@ func (e *Executor) run() {
 func (e *Executor) process(batch []*request) {
 	ctx := context.Background()
 	e.mu.Lock()
-	if e.failure != nil {
+	if refusal := e.refuseWrites(); refusal != nil {
 		e.mu.Unlock()
 		for _, r := range batch {
-			r.reply <- reply{err: fmt.Errorf("%w: %v", ErrStopped, e.failure)}
+			r.reply <- reply{err: refusal}
 		}
 		return
 	}
@@ -298,15 +316,15 @@ func (e *Executor) process(batch []*request) {
 			break // the reducer failed: stop the batch and the writer
 		}
 	}
-	var commitErr error
+	var commitErr, replErr error
 	start := time.Now()
 	if e.failure == nil && len(e.recs) > 0 {
-		commitErr = e.wal.Append(e.recs)
+		commitErr, replErr = e.appendRecords(e.recs)
 		if commitErr != nil {
 			e.failure = fmt.Errorf("WAL append of records %d..%d failed: %w", e.recs[0].Index, e.recs[len(e.recs)-1].Index, commitErr)
 			e.log.Error("writer stopped: state in memory is ahead of the WAL; restart to recover from disk", "err", e.failure)
 		} else {
-			e.index = e.recs[len(e.recs)-1].Index
+			e.index, e.indexEpoch = e.recs[len(e.recs)-1].Index, e.epoch
 			e.machine.Advance(e.index)
 			if e.batchHLC != "" {
 				e.lastHLC = e.maxHLC(e.batchHLC)
@@ -331,6 +349,9 @@ func (e *Executor) process(batch []*request) {
 			if r.v.Accepted {
 				r.v.Duplicate = true
 			}
+		}
+		if replErr != nil && r.err == nil && r.v.Accepted && !r.v.Duplicate {
+			r.err = &NotAcknowledgedError{Index: r.v.Index, Err: replErr}
 		}
 		r.reply <- reply{v: r.v, err: r.err}
 		if o := e.cfg.Observer; o != nil {
@@ -439,7 +460,7 @@ func (e *Executor) decide(ctx context.Context, r *request) {
 	}
 	r.v.Index = p.Index
 	e.recs = append(e.recs, wal.Record{
-		Index: p.Index, Epoch: e.cfg.Epoch, Kind: wal.KindTransition, Timestamp: p.Timestamp,
+		Index: p.Index, Epoch: e.epoch, Kind: wal.KindTransition, Timestamp: p.Timestamp,
 		CatalogHash: e.machine.Hash(), Transition: out.Transition, Inputs: p.Inputs, InputsHash: p.InputsHash,
 		IdemKey: p.IdemKey, Signer: p.Signer, HLC: p.HLC, WindowID: p.WindowID, Evidence: p.Evidence,
 		Output: out.Result.Output, Fuel: out.Fuel, StateHash: out.StateHash,
@@ -483,6 +504,9 @@ func (e *Executor) Read(fn func(st *state.State, index uint64, d *abi.Descriptor
 	if e.failure != nil {
 		return fmt.Errorf("%w: %v", ErrStopped, e.failure)
 	}
+	if e.machine.Module() == nil {
+		return ErrNoState
+	}
 	fn(e.machine.State(), e.index, e.machine.Reducer().Descriptor())
 	return nil
 }
@@ -495,15 +519,26 @@ type Status struct {
 	Module    [32]byte       // its hash
 	Failure   error
 	FirstWAL  uint64
-	LastHLC   string
+	// LastWAL is the last record in the WAL: past Index on a replica that
+	// stored records it has not applied yet.
+	LastWAL uint64
+	LastHLC string
+	// Follower says the node is a replica; Epoch is the epoch it stamps
+	// into records when it writes.
+	Follower bool
+	Epoch    uint64
 }
 
 // Status reports the writer's position.
 func (e *Executor) Status() Status {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return Status{Index: e.index, StateHash: e.machine.State().Hash(), Catalog: e.machine.Reducer().Descriptor().Ref(),
-		Module: e.machine.Hash(), Failure: e.failure, FirstWAL: e.wal.FirstIndex(), LastHLC: e.lastHLC}
+	st := Status{Index: e.index, StateHash: e.machine.State().Hash(), Module: e.machine.Hash(), Failure: e.failure,
+		FirstWAL: e.wal.FirstIndex(), LastWAL: e.wal.LastIndex(), LastHLC: e.lastHLC, Follower: e.follower, Epoch: e.epoch}
+	if r := e.machine.Reducer(); r != nil {
+		st.Catalog = r.Descriptor().Ref()
+	}
+	return st
 }
 
 // WAL gives read access to the log (for the API's record listing).

@@ -44,6 +44,26 @@ type RecoveryStats struct {
 // activation of the configured catalog as record 1.
 func (e *Executor) recover(ctx context.Context) error {
 	start := time.Now()
+	applyLimit := uint64(0) // none
+	if e.follower {
+		m, err := e.ReplicaMeta()
+		if err != nil {
+			return fmt.Errorf("read replication metadata: %w", err)
+		}
+		if m.Rebuilding {
+			// A rebuild was cut short: its half-installed state is never
+			// served. Start over empty; the mark stays until a rebuild
+			// completes, so the primary learns the replica needs one.
+			e.log.Warn("a rebuild was interrupted; discarding the partial state")
+			if err := e.resetState(ctx, 1); err != nil {
+				return fmt.Errorf("discard an interrupted rebuild: %w", err)
+			}
+		}
+		// A replica applies only what it knows is committed: records past
+		// that may be cut back by the primary, and a reducer cannot
+		// un-apply.
+		applyLimit = m.Committed
+	}
 	r, err := e.snaps.OpenLatest()
 	switch {
 	case errors.Is(err, snapshot.ErrNoSnapshot):
@@ -67,7 +87,11 @@ func (e *Executor) recover(ctx context.Context) error {
 			}
 			return fmt.Errorf("WAL starts at index %d but %s: records %d..%d are missing", first, from, e.index+1, first-1)
 		}
-		if err := e.replay(ctx, e.index+1, last); err != nil {
+		to := last
+		if e.follower {
+			to = min(last, max(applyLimit, e.index))
+		}
+		if err := e.replay(ctx, e.index+1, to); err != nil {
 			return err
 		}
 	case last < e.index:
@@ -84,8 +108,10 @@ func (e *Executor) recover(ctx context.Context) error {
 		if e.index != 0 {
 			return fmt.Errorf("no catalog is in force at index %d", e.index)
 		}
-		if _, err := e.genesis(ctx); err != nil {
-			return err
+		if !e.follower {
+			if _, err := e.genesis(ctx); err != nil {
+				return err
+			}
 		}
 	} else if e.machine.Hash() != e.cfg.Module.Hash {
 		d := e.machine.Reducer().Descriptor()
@@ -94,8 +120,12 @@ func (e *Executor) recover(ctx context.Context) error {
 			"configured", e.cfg.Module.Descriptor.Ref().String(), "configured_hash", e.cfg.Module.HashHex())
 	}
 	e.stats = RecoveryStats{SnapshotIndex: snapIndex, Replayed: replayed, Took: time.Since(start)}
+	catalog := "none"
+	if r := e.machine.Reducer(); r != nil {
+		catalog = r.Descriptor().Ref().String()
+	}
 	e.log.Info("recovered", "index", e.index, "snapshot", snapIndex, "replayed", e.stats.Replayed,
-		"state_hash", e.machine.State().Hash().String(), "catalog", e.machine.Reducer().Descriptor().Ref().String(), "took", e.stats.Took)
+		"state_hash", e.machine.State().Hash().String(), "catalog", catalog, "took", e.stats.Took)
 	return nil
 }
 
@@ -108,6 +138,7 @@ func (e *Executor) restoreSnapshot(ctx context.Context, r *snapshot.Reader) erro
 		return fmt.Errorf("snapshot at index %d: %w", base.Index, err)
 	}
 	e.index, e.lastSnapshot, e.lastHLC = base.Index, base.Index, extra.LastHLC
+	e.indexEpoch = r.Meta.Epoch
 	return nil
 }
 
@@ -133,7 +164,7 @@ func (e *Executor) replay(ctx context.Context, from, to uint64) error {
 		if len(st.Drift) > 0 {
 			e.log.Warn("catalog activation recorded under another host; it replays identically", "index", rec.Index, "drift", strings.Join(st.Drift, "; "))
 		}
-		e.index = rec.Index
+		e.index, e.indexEpoch = rec.Index, rec.Epoch
 		if rec.HLC != "" {
 			e.lastHLC = e.maxHLC(rec.HLC)
 		}
@@ -145,6 +176,7 @@ func (e *Executor) replay(ctx context.Context, from, to uint64) error {
 type snapshotCapture struct {
 	st      *state.State
 	index   uint64
+	epoch   uint64
 	catalog [32]byte
 	extra   replay.SnapshotExtra
 }
@@ -156,7 +188,7 @@ func (e *Executor) capture(clone bool) snapshotCapture {
 	if clone {
 		st = st.Clone()
 	}
-	c := snapshotCapture{st: st, index: e.index, catalog: e.machine.Hash(),
+	c := snapshotCapture{st: st, index: e.index, epoch: e.indexEpoch, catalog: e.machine.Hash(),
 		extra: replay.SnapshotExtra{Catalog: e.machine.Reducer().Descriptor().Ref(), LastHLC: e.lastHLC}}
 	if a, at, ok := e.machine.Activation(); ok {
 		c.extra.Activation, c.extra.ActivationIndex = &a, at
@@ -176,7 +208,7 @@ func (e *Executor) writeSnapshot(c snapshotCapture) {
 		e.log.Error("snapshot metadata", "err", err)
 		return
 	}
-	meta := snapshot.Meta{Index: c.index, Epoch: e.cfg.Epoch, CatalogHash: c.catalog, StateHash: c.st.Hash(),
+	meta := snapshot.Meta{Index: c.index, Epoch: c.epoch, CatalogHash: c.catalog, StateHash: c.st.Hash(),
 		Entries: uint64(len(entries)), CreatedUnix: time.Now().Unix(), Extra: extra}
 	info, err := e.snaps.Write(meta, func(w io.Writer) error {
 		_, err := w.Write(abi.AppendState(nil, entries))
@@ -216,6 +248,17 @@ func (e *Executor) compact() {
 	}
 	if oldest == 0 || valid < e.cfg.SnapshotKeep {
 		return
+	}
+	if box, _ := e.replicator.Load().(replicatorBox); box.Replicator != nil {
+		rep := box.Replicator
+		// Never compact what replication still needs: catch-ups pin
+		// their ranges, and nothing at or above the floor goes.
+		if floor := rep.RetentionFloor(); floor <= oldest {
+			if floor <= 1 {
+				return
+			}
+			oldest = floor - 1
+		}
 	}
 	if _, err := e.wal.TruncateHead(oldest); err != nil {
 		e.log.Warn("WAL compaction", "up_to", oldest, "err", err)
