@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,8 @@ import (
 	"github.com/reprise-dev/reprise/host/api"
 	"github.com/reprise-dev/reprise/host/catalogstore"
 	"github.com/reprise-dev/reprise/host/executor"
+	"github.com/reprise-dev/reprise/replication/control"
+	"github.com/reprise-dev/reprise/replication/node"
 )
 
 // Server configuration keys (the engine and limits keys are in config.go).
@@ -93,6 +96,8 @@ var serveSettings = []serveSetting{
 	{keyLogLevel, "log-level", "info", "log level: debug, info, warn, error"},
 	{keyLogFormat, "log-format", "text", "log format: text or json"},
 }
+
+func init() { serveSettings = append(serveSettings, clusterSettings...) }
 
 func setServeDefaults(v *viper.Viper) {
 	for _, s := range serveSettings {
@@ -282,6 +287,10 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 		return fmt.Errorf("%s, %s and %s must be positive (got %s, %s, %s)", keyMaxBatch, keySnapshotKeep, keySnapshotEvery,
 			v.GetString(keyMaxBatch), v.GetString(keySnapshotKeep), v.GetString(keySnapshotEvery))
 	}
+	cluster, err := readClusterConfig(v)
+	if err != nil {
+		return err
+	}
 	dataDir := v.GetString(keyDataDir)
 	wasm, source, err := loadCatalog(v.GetString(keyCatalog))
 	if err != nil {
@@ -313,10 +322,23 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 	if _, _, err := store.Put(ctx, wasm); err != nil {
 		return fmt.Errorf("catalog %s: %w", source, err)
 	}
+	// A replica fetches from the primary the catalogs its log names and its
+	// store lacks.
+	var catalogs executor.Catalogs = store
+	var replicationNode atomic.Pointer[node.Node]
+	if cluster != nil {
+		catalogs = &node.FetchingCatalogs{Store: store, Token: acfg.AuthToken, Primary: func() string {
+			if n := replicationNode.Load(); n != nil {
+				return n.Status().PrimaryAPI
+			}
+			return ""
+		}}
+	}
 	exec, err := executor.Open(ctx, executor.Config{
 		DataDir:       dataDir,
 		Module:        module,
-		Catalogs:      store,
+		Catalogs:      catalogs,
+		Follower:      cluster != nil,
 		SnapshotEvery: v.GetUint64(keySnapshotEvery),
 		SnapshotKeep:  v.GetInt(keySnapshotKeep),
 		MaxBatch:      v.GetInt(keyMaxBatch),
@@ -326,20 +348,37 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if c := exec.Catalog(); !c.Configured {
+	if c := exec.Catalog(); !c.Configured && c.Hash != [32]byte{} {
 		logger.Warn("the WAL put another catalog in force than the one configured; serving the one in force (to switch, activate a catalog: POST /v1/catalogs/{hash}/activate or reprise catalog activate)",
 			"in_force", c.Ref.String(), "in_force_hash", hex.EncodeToString(c.Hash[:]), "configured", source, "configured_hash", module.HashHex())
 	}
-	acfg.Catalogs, acfg.MaxModuleBytes = store, v.GetInt64(keyMaxModuleBytes)
+	var repl *node.Node
+	if cluster != nil {
+		ncfg := cluster.nodeConfig(logger)
+		ncfg.Exec = exec
+		if repl, err = node.Start(ctx, ncfg); err != nil {
+			exec.Close(context.Background())
+			return err
+		}
+		replicationNode.Store(repl)
+	}
+	closeAll := func() error {
+		var err error
+		if repl != nil {
+			err = repl.Close()
+		}
+		return errors.Join(err, exec.Close(context.Background()))
+	}
+	acfg.Catalogs, acfg.MaxModuleBytes, acfg.Cluster = store, v.GetInt64(keyMaxModuleBytes), repl
 	handler, err := api.New(exec, acfg)
 	if err != nil {
-		exec.Close(context.Background())
+		closeAll()
 		return err
 	}
 	ln, err := net.Listen("tcp", v.GetString(keyListen))
 	if err != nil {
 		handler.Close()
-		exec.Close(context.Background())
+		closeAll()
 		return err
 	}
 	srv := handler.HTTPServer()
@@ -351,6 +390,19 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 		"auth", authMode(acfg))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// The control plane starts once the API answers: its leader asks the
+	// peers' APIs for their candidate facts.
+	var plane control.Plane
+	if cluster != nil {
+		if plane, err = startCluster(ctx, cluster, repl, dataDir, acfg.AuthToken, logger); err != nil {
+			srv.Close()
+			handler.Close()
+			closeAll()
+			return fmt.Errorf("control plane: %w", err)
+		}
+		logger.Info("cluster", "node", cluster.self.ID, "control", cluster.control, "mode", cluster.mode.String(),
+			"replication", repl.Endpoint(), "peers", len(cluster.peers))
+	}
 	select {
 	case err = <-served:
 	case <-ctx.Done():
@@ -363,10 +415,13 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 		err = nil
 	}
 	handler.Close()
+	if plane != nil {
+		err = errors.Join(err, plane.Close())
+	}
 	// Nothing is submitted any more: the index now is the final one. (The
 	// executor is not read after Close.)
 	final := exec.Status().Index
-	if cerr := exec.Close(context.Background()); cerr != nil {
+	if cerr := closeAll(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	logger.Info("stopped", "index", final)

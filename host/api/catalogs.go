@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,6 +25,7 @@ func (s *Server) catalogRoutes(r chi.Router) {
 	r.Post("/v1/catalogs", s.pushCatalog)
 	r.Post("/v1/catalogs/{hash}/activate", s.activateCatalog)
 	r.Post("/v1/catalogs/{hash}/shadow", s.shadowCatalog)
+	r.Get("/v1/catalogs/{hash}/module", s.getCatalogModule)
 	r.Post("/v1/replay", s.postReplay)
 }
 
@@ -154,6 +156,9 @@ type catalogRefJSON struct {
 }
 
 func (s *Server) activateCatalog(w http.ResponseWriter, r *http.Request) {
+	if s.refuseWriteOnFollower(w, r) {
+		return
+	}
 	hash, ok := s.resolveCatalog(w, r)
 	if !ok {
 		return
@@ -169,7 +174,7 @@ func (s *Server) activateCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.exec.Activate(r.Context(), hash, executor.ActivateOptions{RequireCleanShadow: req.RequireCleanShadow, ShadowRecent: req.ShadowRecent})
 	if err != nil {
-		s.catalogError(w, err)
+		s.catalogError(w, r, err)
 		return
 	}
 	ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 }
@@ -205,7 +210,7 @@ func (s *Server) shadowCatalog(w http.ResponseWriter, r *http.Request) {
 	}
 	report, err := s.exec.Shadow(r.Context(), hash, recent)
 	if err != nil {
-		s.catalogError(w, err)
+		s.catalogError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, report)
@@ -256,14 +261,17 @@ func (s *Server) postReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	report, err := s.exec.Replay(r.Context(), rr)
 	if err != nil {
-		s.catalogError(w, err)
+		s.catalogError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, report)
 }
 
 // catalogError answers a failed activation, shadow or replay.
-func (s *Server) catalogError(w http.ResponseWriter, err error) {
+func (s *Server) catalogError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.replicationError(w, r, err) {
+		return
+	}
 	var (
 		inForce  *executor.AlreadyInForceError
 		diverged *executor.ShadowDivergedError
@@ -290,5 +298,49 @@ func (s *Server) catalogError(w http.ResponseWriter, err error) {
 	default:
 		s.log.Error("catalog operation failed", "err", err)
 		writeProblem(w, http.StatusInternalServerError, "internal", "internal error", err.Error())
+	}
+}
+
+// getCatalogModule serves the sealed module bytes of a stored catalog,
+// named by its full hex SHA-256 (no prefixes: a caller fetching a module
+// knows exactly which one it needs, and the bytes it gets must hash to
+// it). Replicas fetch catalogs they lack from the primary this way.
+func (s *Server) getCatalogModule(w http.ResponseWriter, r *http.Request) {
+	store := s.store(w)
+	if store == nil {
+		return
+	}
+	raw := chi.URLParam(r, "hash")
+	var hash [32]byte
+	if n, err := hex.Decode(hash[:], []byte(raw)); err != nil || n != len(hash) || len(raw) != 2*len(hash) {
+		writeProblem(w, http.StatusNotFound, "catalog_not_found", "no catalog with that hash",
+			fmt.Sprintf("%q is not a full SHA-256 in hex (64 hex digits)", truncate(raw, 80)))
+		return
+	}
+	wasm, err := store.Get(hash)
+	var corrupt *catalogstore.CorruptError
+	switch {
+	case errors.Is(err, catalogstore.ErrNotFound):
+		writeProblem(w, http.StatusNotFound, "catalog_not_found", "no catalog with that hash", "catalog "+raw+" is not in this node's store")
+		return
+	case errors.As(err, &corrupt):
+		s.log.Error("catalog store holds a damaged module", "err", err)
+		writeProblem(w, http.StatusInternalServerError, "catalog_store", "the stored module is damaged", err.Error())
+		return
+	case err != nil:
+		s.log.Error("catalog read failed", "err", err)
+		writeProblem(w, http.StatusInternalServerError, "catalog_store", "cannot read the catalog", err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/wasm")
+	h.Set("Content-Length", strconv.Itoa(len(wasm)))
+	h.Set("ETag", `"`+hex.EncodeToString(hash[:])+`"`)
+	// Content-addressed: the bytes under a hash never change.
+	h.Set("Cache-Control", "private, max-age=31536000, immutable")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(wasm)
 	}
 }

@@ -273,6 +273,9 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 		sendProblem(w, p)
 		return
 	}
+	if s.refuseUnreadable(w) {
+		return
+	}
 	log := s.exec.WAL()
 	st := s.exec.Status()
 	if st.Failure != nil {
@@ -295,6 +298,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	setReadIndex(w, st.Index)
 	w.WriteHeader(http.StatusOK)
 	// The server's write timeout bounds whole responses; a stream has no
 	// end, so each write gets its own deadline instead.
@@ -307,7 +311,7 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request) {
 	// Catch up from the WAL until the stream is within half a buffer of
 	// the head, so that joining the hub does not overflow at once.
 	for {
-		last := log.LastIndex()
+		last := s.lastVisible()
 		if next > last || last-next < uint64(s.cfg.EventBuffer/2) {
 			break
 		}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/reprise-dev/reprise/abi"
 	"github.com/reprise-dev/reprise/host/executor"
+	"github.com/reprise-dev/reprise/replication"
+	replnode "github.com/reprise-dev/reprise/replication/node"
 	"github.com/reprise-dev/reprise/snapshot"
 )
 
@@ -199,6 +201,9 @@ type nodeGauges struct {
 	quarantined   bool
 	snapshotIndex uint64
 	snapshotAge   float64 // seconds; < 0 when there is no valid snapshot
+	// cluster is the replication status, nil on a single node.
+	cluster     *replnode.Status
+	replication replnode.Metrics
 }
 
 func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) {
@@ -211,6 +216,10 @@ func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
+	}
+	if s.cfg.Cluster != nil {
+		st := s.cfg.Cluster.Status()
+		g.cluster, g.replication = &st, s.cfg.Cluster.Metrics()
 	}
 	w.Header().Set("Content-Type", PrometheusContentType)
 	w.Header().Set("Cache-Control", "no-store")
@@ -291,6 +300,10 @@ func (m *Metrics) exposition(g nodeGauges) string {
 	w.family("reprise_event_subscribers_dropped_total", "counter", "Event streams dropped because they fell a whole buffer behind.")
 	w.sample("reprise_event_subscribers_dropped_total", nil, float64(dropped))
 
+	if g.cluster != nil {
+		replicationExposition(&w, g.cluster, g.replication)
+	}
+
 	w.family("reprise_http_requests_total", "counter", "HTTP requests, by method, route pattern and status.")
 	qkeys := make([]requestKey, 0, len(requests))
 	for k := range requests {
@@ -310,4 +323,49 @@ func boolFloat(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// replicationRoles are the values of reprise_replication_role's label,
+// sorted.
+var replicationRoles = []replnode.Role{replnode.RoleNone, replnode.RolePrimary, replnode.RoleReplica}
+
+// replicationExposition renders the replication series of a cluster node.
+// Per-replica series exist on the primary only; every series is sorted by
+// its label values.
+func replicationExposition(w *expositionWriter, st *replnode.Status, m replnode.Metrics) {
+	w.family("reprise_replication_epoch", "gauge", "The replication epoch this node follows.")
+	w.sample("reprise_replication_epoch", nil, float64(st.Epoch))
+	w.family("reprise_replication_committed_index", "gauge", "The committed index this node knows (acknowledged under the durability mode).")
+	w.sample("reprise_replication_committed_index", nil, float64(st.Committed))
+	w.family("reprise_replication_role", "gauge", "1 for the role this node has now (none, primary or replica), 0 for the others.")
+	for _, role := range replicationRoles {
+		w.sample("reprise_replication_role", []label{{"role", string(role)}}, boolFloat(st.Role == role))
+	}
+	var replicas []replication.SenderStatus
+	if st.PrimaryStatus != nil {
+		replicas = slices.Clone(st.PrimaryStatus.Replicas)
+		slices.SortFunc(replicas, func(a, b replication.SenderStatus) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	w.family("reprise_replication_replica_lag_records", "gauge", "Committed index minus the replica's durable index, by replica (on the primary).")
+	for _, rs := range replicas {
+		w.sample("reprise_replication_replica_lag_records", []label{{"replica", string(rs.ID)}}, float64(rs.Lag))
+	}
+	w.family("reprise_replication_replica_durable_index", "gauge", "The replica's durable index as the primary knows it, by replica (on the primary).")
+	for _, rs := range replicas {
+		w.sample("reprise_replication_replica_durable_index", []label{{"replica", string(rs.ID)}}, float64(rs.Durable))
+	}
+	w.family("reprise_replication_records_shipped_total", "counter", "Records this node shipped to replicas.")
+	w.sample("reprise_replication_records_shipped_total", nil, float64(m.RecordsShipped))
+	w.family("reprise_replication_records_received_total", "counter", "Records this node received from a primary.")
+	w.sample("reprise_replication_records_received_total", nil, float64(m.RecordsReceived))
+	w.family("reprise_replication_snapshots_installed_total", "counter", "Snapshots this node installed by a rebuild.")
+	w.sample("reprise_replication_snapshots_installed_total", nil, float64(m.SnapshotsInstalled))
+	w.family("reprise_replication_sessions_total", "counter", "Recovery sessions ended, by kind and outcome.")
+	for _, key := range sortedKeys(m.Sessions) {
+		kind, outcome, ok := strings.Cut(key, "/")
+		if !ok {
+			kind, outcome = key, "unknown"
+		}
+		w.sample("reprise_replication_sessions_total", []label{{"kind", kind}, {"outcome", outcome}}, float64(m.Sessions[key]))
+	}
 }

@@ -34,6 +34,15 @@ type Problem struct {
 	Problems []string `json:"problems,omitempty"`
 	// Shadow is the shadow replay that made an activation refuse.
 	Shadow *replay.Report `json:"shadow,omitempty"`
+	// Primary and PrimaryAPI name the cluster's primary (its node ID and
+	// API address) on answers of a node that cannot take a write or
+	// serve a read.
+	Primary    string `json:"primary,omitempty"`
+	PrimaryAPI string `json:"primary_api,omitempty"`
+	// Index is the record a not_acknowledged problem is about.
+	Index *uint64 `json:"index,omitempty"`
+	// NotInSync lists the replicas whose absence refused a write.
+	NotInSync []string `json:"not_in_sync,omitempty"`
 }
 
 // problemTypeBase prefixes a problem's code to form its type URI.

@@ -17,6 +17,7 @@ import (
 	"github.com/reprise-dev/reprise/host/catalogstore"
 	"github.com/reprise-dev/reprise/host/executor"
 	"github.com/reprise-dev/reprise/host/state"
+	replnode "github.com/reprise-dev/reprise/replication/node"
 )
 
 // Config configures the HTTP surface. Zero values take the defaults named.
@@ -63,6 +64,13 @@ type Config struct {
 	// metrics to appear. Nil creates one that sees only what the HTTP
 	// layer itself measures.
 	Metrics *Metrics
+	// Cluster is the node's replication, nil on a single node. With it,
+	// writes on a replica are redirected to the primary, reads say the
+	// index they reflect and are refused while the node's state may not
+	// be served, and /health, /metrics and /v1/replication report the
+	// node's role, epoch and replicas.
+	Cluster *replnode.Node
+
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Now reads the clock for reports that depend on it (licence expiry,
@@ -161,7 +169,7 @@ func New(exec *executor.Executor, cfg Config) (*Server, error) {
 		s.events.committed(index)
 	})
 
-	s.mux.Use(s.instrument, s.recoverer, s.authorize, s.limitBody)
+	s.mux.Use(s.instrument, s.recoverer, s.tagRole, s.authorize, s.limitBody)
 	s.mux.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "not_found", "no such endpoint", r.Method+" "+truncate(r.URL.Path, maxDetailBytes))
 	})
@@ -181,12 +189,13 @@ func New(exec *executor.Executor, cfg Config) (*Server, error) {
 // every route without further work.
 func (s *Server) routeGroups() []func(chi.Router) {
 	return []func(chi.Router){
-		s.swooshRoutes,  // POST /transition, GET /state, GET /health
-		s.whooshRoutes,  // WHOOSH-compatible adapter paths under /api/v1
-		s.v1Routes,      // /v1: state at an index, WAL, snapshots, catalog
-		s.eventRoutes,   // /v1/events
-		s.catalogRoutes, // /v1/catalogs, /v1/replay: versions, hot swap, replay
-		s.opsRoutes,     // /metrics, /openapi.json
+		s.swooshRoutes,      // POST /transition, GET /state, GET /health
+		s.whooshRoutes,      // WHOOSH-compatible adapter paths under /api/v1
+		s.v1Routes,          // /v1: state at an index, WAL, snapshots, catalog
+		s.eventRoutes,       // /v1/events
+		s.catalogRoutes,     // /v1/catalogs, /v1/replay: versions, hot swap, replay
+		s.replicationRoutes, // /v1/replication
+		s.opsRoutes,         // /metrics, /openapi.json
 	}
 }
 
@@ -228,6 +237,9 @@ func (s *Server) refreshCatalog() error {
 	if err := s.exec.Read(func(_ *state.State, _ uint64, d *abi.Descriptor) { desc = *d }); err != nil {
 		if errors.Is(err, executor.ErrStopped) {
 			return nil // nothing more will be committed; keep the old table
+		}
+		if errors.Is(err, executor.ErrNoState) {
+			return nil // a replica that has received nothing yet: no catalog in force
 		}
 		return err
 	}

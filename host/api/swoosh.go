@@ -13,6 +13,7 @@ import (
 	"github.com/reprise-dev/reprise/abi"
 	"github.com/reprise-dev/reprise/host/executor"
 	"github.com/reprise-dev/reprise/host/state"
+	replnode "github.com/reprise-dev/reprise/replication/node"
 )
 
 // swooshRoutes are the endpoints SWOOSH serves, in SWOOSH's shapes.
@@ -36,6 +37,9 @@ type transitionResponse struct {
 }
 
 func (s *Server) postTransition(w http.ResponseWriter, r *http.Request) {
+	if s.refuseWriteOnFollower(w, r) {
+		return
+	}
 	body, p := readBody(r)
 	if p != nil {
 		sendProblem(w, p)
@@ -48,7 +52,7 @@ func (s *Server) postTransition(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.submit(r.Context(), sub)
 	if err != nil {
-		s.submitError(w, err)
+		s.submitError(w, r, err)
 		return
 	}
 	resp := s.verdictResponse(v)
@@ -94,7 +98,10 @@ func jsonOutput(out []byte) json.RawMessage {
 }
 
 // submitError answers a submission that got no verdict.
-func (s *Server) submitError(w http.ResponseWriter, err error) {
+func (s *Server) submitError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.replicationError(w, r, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, executor.ErrClosed):
 		writeProblem(w, http.StatusServiceUnavailable, "shutting_down", "node is shutting down", "resubmit with the same idem_key to another node or after restart")
@@ -110,6 +117,10 @@ func (s *Server) submitError(w http.ResponseWriter, err error) {
 
 // readError answers a read of the state that failed.
 func (s *Server) readError(w http.ResponseWriter, err error) {
+	if errors.Is(err, executor.ErrNoState) {
+		sendProblem(w, notReadable("this replica has not received any state from the primary yet", s.clusterStatus()))
+		return
+	}
 	if errors.Is(err, executor.ErrStopped) {
 		writeProblem(w, http.StatusServiceUnavailable, "writer_stopped", "node stopped serving state after a failure", err.Error())
 		return
@@ -125,6 +136,9 @@ func (s *Server) getState(w http.ResponseWriter, r *http.Request) {
 	proj, p := parseProjection(r.URL.Query().Get("projection"))
 	if p != nil {
 		sendProblem(w, p)
+		return
+	}
+	if s.refuseUnreadable(w) {
 		return
 	}
 	var body []byte
@@ -145,6 +159,7 @@ func (s *Server) getState(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Reprise-Index", strconv.FormatUint(index, 10))
+	setReadIndex(w, index)
 	h.Set("Reprise-State-Hash", hash.String())
 	h.Set("Cache-Control", "no-cache")
 	h.Set("ETag", `"`+hash.String()+`"`)
@@ -154,7 +169,10 @@ func (s *Server) getState(w http.ResponseWriter, r *http.Request) {
 // healthResponse is GET /health.
 type healthResponse struct {
 	// Status is "ok", "quarantined", "degraded" (the catalog's control
-	// state), or "failed" (the writer stopped; Error says why).
+	// state), "failed" (the writer stopped; Error says why), or, in a
+	// cluster, "not_readable" (a node whose state must not be served now:
+	// a replica being rebuilt or not yet following, a primary not serving
+	// yet; such a node is live but not ready).
 	Status      string          `json:"status"`
 	Live        bool            `json:"live"`
 	Ready       bool            `json:"ready"`
@@ -166,6 +184,11 @@ type healthResponse struct {
 	Quarantined bool            `json:"quarantined"`
 	Degraded    bool            `json:"degraded"`
 	License     *licenseSummary `json:"license"`
+	// Role, Epoch and Primary are set when the node is part of a cluster
+	// (Primary is "" while none is assigned).
+	Role    string  `json:"role,omitempty"`
+	Epoch   *uint64 `json:"epoch,omitempty"`
+	Primary *string `json:"primary,omitempty"`
 }
 
 type walBounds struct {
@@ -204,16 +227,28 @@ func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
 		resp.License = &licenseSummary{Licensed: sum.Boot.Licensed, Expiry: sum.Boot.LicenseExpiry, Phase: sum.Boot.Phase,
 			Expired: sum.Boot.Licensed && sum.Boot.LicenseExpiry != 0 && now > sum.Boot.LicenseExpiry}
 	}
+	var cluster replnode.Status
+	if s.cfg.Cluster != nil {
+		cluster = s.cfg.Cluster.Status()
+		primary := string(cluster.Primary)
+		resp.Role, resp.Epoch, resp.Primary = string(cluster.Role), &cluster.Epoch, &primary
+		resp.Ready = resp.Ready && cluster.Readable
+	}
 	status := http.StatusOK
 	switch {
 	case st.Failure != nil:
 		resp.Status, resp.Error = "failed", st.Failure.Error()
+		status = http.StatusServiceUnavailable
+	case s.cfg.Cluster != nil && !cluster.Readable:
+		// Live, but its state must not be served: not ready.
+		resp.Status = "not_readable"
 		status = http.StatusServiceUnavailable
 	case resp.Quarantined:
 		resp.Status = "quarantined"
 	case resp.Degraded:
 		resp.Status = "degraded"
 	}
+	setReadIndex(w, st.Index)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, resp)
 }

@@ -78,6 +78,9 @@ func (s *Server) getStateV1(w http.ResponseWriter, r *http.Request) {
 		sendProblem(w, p)
 		return
 	}
+	if s.refuseUnreadable(w) {
+		return
+	}
 	var (
 		resp stateAtIndex
 		past bool
@@ -109,6 +112,7 @@ func (s *Server) getStateV1(w http.ResponseWriter, r *http.Request) {
 	}
 	module := s.exec.Status().Module
 	resp.Catalog.Hash = hex.EncodeToString(module[:])
+	setReadIndex(w, resp.Index)
 	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -148,6 +152,7 @@ func (s *Server) getPastState(w http.ResponseWriter, r *http.Request, index uint
 		return
 	}
 	resp.State = body
+	setReadIndex(w, ps.Index)
 	w.Header().Set("Cache-Control", "no-cache")
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -168,6 +173,9 @@ func (s *Server) getStateHash(w http.ResponseWriter, r *http.Request) {
 		sendProblem(w, p)
 		return
 	}
+	if s.refuseUnreadable(w) {
+		return
+	}
 	var current stateHashAt
 	if err := s.exec.Read(func(st *state.State, idx uint64, _ *abi.Descriptor) {
 		current = stateHashAt{Index: idx, StateHash: st.Hash().String(), Source: "current"}
@@ -175,6 +183,7 @@ func (s *Server) getStateHash(w http.ResponseWriter, r *http.Request) {
 		s.readError(w, err)
 		return
 	}
+	setReadIndex(w, current.Index)
 	switch {
 	case !pinned || want == current.Index:
 		writeJSON(w, http.StatusOK, current)
@@ -238,8 +247,14 @@ type walPage struct {
 	NextFrom uint64 `json:"next_from,omitempty"`
 }
 
-// getWAL lists records from..to (inclusive), at most limit of them.
+// getWAL lists records from..to (inclusive), at most limit of them. In a
+// cluster it lists only records the node has applied: a replica stores
+// records before it knows they are committed, and a primary appends them
+// before its replicas acknowledge them.
 func (s *Server) getWAL(w http.ResponseWriter, r *http.Request) {
+	if s.refuseUnreadable(w) {
+		return
+	}
 	log := s.exec.WAL()
 	from, hasFrom, p := indexParam(r, "from")
 	if p != nil {
@@ -256,7 +271,7 @@ func (s *Server) getWAL(w http.ResponseWriter, r *http.Request) {
 		sendProblem(w, p)
 		return
 	}
-	first, last := log.FirstIndex(), log.LastIndex()
+	first, last := log.FirstIndex(), s.lastVisible()
 	switch {
 	case !hasFrom:
 		from = max(first, 1)
@@ -279,8 +294,8 @@ func (s *Server) getWAL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := walPage{FirstIndex: first, LastIndex: last, Records: []recordJSON{}}
-	end := to
-	if end-from >= limit {
+	end := min(to, last)
+	if end >= from && end-from >= limit {
 		end = from + limit - 1
 	}
 	err := log.Range(from, end, func(rec wal.Record) error {
@@ -292,11 +307,22 @@ func (s *Server) getWAL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n := len(page.Records); n > 0 {
-		if next := page.Records[n-1].Index + 1; next <= to && next <= log.LastIndex() {
+		if next := page.Records[n-1].Index + 1; next <= to && next <= s.lastVisible() {
 			page.NextFrom = next
 		}
 	}
+	setReadIndex(w, last)
 	writeJSON(w, http.StatusOK, page)
+}
+
+// lastVisible is the last WAL index reads may show: the last record on a
+// single node, the applied index in a cluster.
+func (s *Server) lastVisible() uint64 {
+	last := s.exec.WAL().LastIndex()
+	if s.cfg.Cluster != nil {
+		last = min(last, s.exec.Status().Index)
+	}
+	return last
 }
 
 // snapshotJSON describes one snapshot file.
@@ -401,11 +427,16 @@ type catalogJSON struct {
 }
 
 func (s *Server) getCatalog(w http.ResponseWriter, r *http.Request) {
+	if s.refuseUnreadable(w) {
+		return
+	}
 	var desc abi.Descriptor
-	if err := s.exec.Read(func(_ *state.State, _ uint64, d *abi.Descriptor) { desc = *d }); err != nil {
+	var index uint64
+	if err := s.exec.Read(func(_ *state.State, idx uint64, d *abi.Descriptor) { desc, index = *d, idx }); err != nil {
 		s.readError(w, err)
 		return
 	}
+	setReadIndex(w, index)
 	module := s.exec.Status().Module
 	writeJSON(w, http.StatusOK, catalogJSON{Hash: hex.EncodeToString(module[:]), Descriptor: desc})
 }

@@ -96,6 +96,9 @@ func decodeClaim(councilID string, body []byte) (executor.Submission, *Problem) 
 }
 
 func (s *Server) postCouncilClaim(w http.ResponseWriter, r *http.Request) {
+	if s.refuseWriteOnFollower(w, r) {
+		return
+	}
 	why, err := s.claimUnmapped()
 	if err != nil {
 		s.readError(w, err)
@@ -117,7 +120,7 @@ func (s *Server) postCouncilClaim(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.submit(r.Context(), sub)
 	if err != nil {
-		s.submitError(w, err)
+		s.submitError(w, r, err)
 		return
 	}
 	if v.Accepted {

@@ -260,6 +260,10 @@ func (e *Executor) genesis(ctx context.Context) (Activated, error) {
 		return Activated{}, err
 	}
 	act, err := e.swap(ctx, e.cfg.Module, to)
+	var unacked *NotAcknowledgedError
+	if errors.As(err, &unacked) {
+		return act, err // in force and durable here
+	}
 	if err != nil {
 		to.Close(ctx)
 		return Activated{}, fmt.Errorf("activate the genesis catalog %s: %w", e.cfg.Module.Descriptor.Ref(), err)

@@ -134,7 +134,13 @@ func (e *Executor) Promote(ctx context.Context, epoch, after uint64, rep Replica
 		return err
 	}
 	if e.machine.Module() == nil {
-		if _, err := e.genesis(ctx); err != nil {
+		_, err := e.genesis(ctx)
+		var unacked *NotAcknowledgedError
+		if errors.As(err, &unacked) {
+			// Durable here and in force; the replicas take it when they
+			// are in sync.
+			e.log.Warn("the genesis record is not acknowledged by the replicas yet", "err", err)
+		} else if err != nil {
 			return err
 		}
 		e.committed()
