@@ -16,7 +16,7 @@ import (
 
 	"github.com/reprise-dev/reprise/replication"
 	"github.com/reprise-dev/reprise/replication/control"
-	"github.com/reprise-dev/reprise/replication/node"
+	replnode "github.com/reprise-dev/reprise/replication/node"
 	"github.com/reprise-dev/reprise/replication/transport"
 )
 
@@ -176,16 +176,16 @@ func readClusterConfig(v *viper.Viper) (*clusterConfig, error) {
 }
 
 // nodeAssignment turns the control plane's decision into the node's.
-func nodeAssignment(a control.Assignment) node.Assignment {
-	out := node.Assignment{Epoch: a.Epoch, Primary: replication.ReplicaID(a.Primary), Committed: a.Committed}
+func nodeAssignment(a control.Assignment) replnode.Assignment {
+	out := replnode.Assignment{Epoch: a.Epoch, Primary: replication.ReplicaID(a.Primary), Committed: a.Committed}
 	for _, m := range a.Members {
-		out.Members = append(out.Members, node.Member{ID: replication.ReplicaID(m.ID), Endpoint: m.ReplAddr, API: m.APIAddr})
+		out.Members = append(out.Members, replnode.Member{ID: replication.ReplicaID(m.ID), Endpoint: m.ReplAddr, API: m.APIAddr})
 	}
 	return out
 }
 
 // startCluster starts the node's replication and its control plane.
-func startCluster(ctx context.Context, c *clusterConfig, n *node.Node, dataDir, apiToken string, logger *slog.Logger) (control.Plane, error) {
+func startCluster(ctx context.Context, c *clusterConfig, n *replnode.Node, dataDir, apiToken string, logger *slog.Logger) (control.Plane, error) {
 	if c.control == "static" {
 		plane := control.Static(c.static)
 		n.Assign(nodeAssignment(c.static))
@@ -204,7 +204,7 @@ func startCluster(ctx context.Context, c *clusterConfig, n *node.Node, dataDir, 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				cand, err := node.FetchCandidate(ctx, client, p.APIAddr, apiToken)
+				cand, err := replnode.FetchCandidate(ctx, client, p.APIAddr, apiToken)
 				if err != nil {
 					logger.Debug("candidate unreachable", "peer", p.ID, "err", err)
 					return
@@ -231,7 +231,7 @@ func startCluster(ctx context.Context, c *clusterConfig, n *node.Node, dataDir, 
 }
 
 // nodeConfig is the replication node's configuration.
-func (c *clusterConfig) nodeConfig(logger *slog.Logger) node.Config {
-	return node.Config{ID: replication.ReplicaID(c.self.ID), Listen: c.self.ReplAddr, Mode: c.mode, Budgets: c.budgets, Tick: c.tick,
+func (c *clusterConfig) nodeConfig(logger *slog.Logger) replnode.Config {
+	return replnode.Config{ID: replication.ReplicaID(c.self.ID), Listen: c.self.ReplAddr, Mode: c.mode, Budgets: c.budgets, Tick: c.tick,
 		Transport: transport.Config{Cluster: c.name, Token: c.token}, Logger: logger}
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/reprise-dev/reprise/host/catalogstore"
 	"github.com/reprise-dev/reprise/host/executor"
 	"github.com/reprise-dev/reprise/replication/control"
-	"github.com/reprise-dev/reprise/replication/node"
+	replnode "github.com/reprise-dev/reprise/replication/node"
 )
 
 // Server configuration keys (the engine and limits keys are in config.go).
@@ -325,9 +325,9 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 	// A replica fetches from the primary the catalogs its log names and its
 	// store lacks.
 	var catalogs executor.Catalogs = store
-	var replicationNode atomic.Pointer[node.Node]
+	var replicationNode atomic.Pointer[replnode.Node]
 	if cluster != nil {
-		catalogs = &node.FetchingCatalogs{Store: store, Token: acfg.AuthToken, Primary: func() string {
+		catalogs = &replnode.FetchingCatalogs{Store: store, Token: acfg.AuthToken, Primary: func() string {
 			if n := replicationNode.Load(); n != nil {
 				return n.Status().PrimaryAPI
 			}
@@ -352,11 +352,11 @@ func serve(ctx context.Context, v *viper.Viper, cmd *cobra.Command) error {
 		logger.Warn("the WAL put another catalog in force than the one configured; serving the one in force (to switch, activate a catalog: POST /v1/catalogs/{hash}/activate or reprise catalog activate)",
 			"in_force", c.Ref.String(), "in_force_hash", hex.EncodeToString(c.Hash[:]), "configured", source, "configured_hash", module.HashHex())
 	}
-	var repl *node.Node
+	var repl *replnode.Node
 	if cluster != nil {
 		ncfg := cluster.nodeConfig(logger)
 		ncfg.Exec = exec
-		if repl, err = node.Start(ctx, ncfg); err != nil {
+		if repl, err = replnode.Start(ctx, ncfg); err != nil {
 			exec.Close(context.Background())
 			return err
 		}

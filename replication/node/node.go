@@ -86,13 +86,13 @@ type Node struct {
 
 	savedMeta savedMeta // replica: owned by the log worker
 
-	hook   hook                    // the writer's side
-	pipes  sync.Map                // replica: SessionID → *snapshotPipe
-	status atomic.Pointer[Status]  // published after every step
-	floor  atomic.Uint64           // primary: retention floor
-	admit  atomic.Pointer[errBox]  // primary: why writes are refused now
-	conns  sync.Map                // every open *peerConn, to close them on Close
-	metric metrics // counters for /metrics
+	hook   hook                   // the writer's side
+	pipes  sync.Map               // replica: SessionID → *snapshotPipe
+	status atomic.Pointer[Status] // published after every step
+	floor  atomic.Uint64          // primary: retention floor
+	admit  atomic.Pointer[errBox] // primary: why writes are refused now
+	conns  sync.Map               // every open *peerConn, to close them on Close
+	metric metrics                // counters for /metrics
 }
 
 type errBox struct{ err error }
