@@ -51,7 +51,7 @@ func modelCase(seed uint64) (Mode, int) {
 // one seed (REPRISE_REPLICATION_TRACE=1 prints its whole trace);
 // REPRISE_REPLICATION_SEEDS, _FIRST_SEED and _STEPS run other ranges.
 func TestModelRandomized(t *testing.T) {
-	seeds, steps := uint64(240), 1500
+	seeds, steps := uint64(2000), 1500
 	if testing.Short() {
 		seeds = 45
 	}
