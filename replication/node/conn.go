@@ -156,10 +156,10 @@ func (pc *peerConn) read() {
 		}
 		switch m := env.Msg.(type) {
 		case transport.SnapshotChunk:
-			pc.n.snapshotChunk(m)
+			pc.n.snapshotPart(m.Session, m)
 			continue
 		case transport.SnapshotEnd:
-			pc.n.snapshotEnd(m)
+			pc.n.snapshotPart(m.Session, m)
 			continue
 		case replication.Rebuild:
 			if m.SnapshotIndex != 0 {

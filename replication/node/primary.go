@@ -2,13 +2,11 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/reprise-dev/reprise/replication"
 	"github.com/reprise-dev/reprise/replication/transport"
-	"github.com/reprise-dev/reprise/snapshot"
 	"github.com/reprise-dev/reprise/wal"
 )
 
@@ -278,31 +276,12 @@ func (n *Node) streamSnapshot(pc *peerConn, s *snapshotSend) error {
 	if r == nil {
 		var err error
 		if r, _, err = n.exec.SnapshotAt(s.index); err != nil {
-			_ = pc.conn.Send(transport.Envelope{Msg: transport.SnapshotEnd{Session: pc.session, Err: err.Error()}})
-			return err
+			return pc.conn.Send(transport.Envelope{Msg: transport.SnapshotEnd{Session: pc.session, Err: err.Error()}})
 		}
 	}
 	defer r.Close()
-	buf := make([]byte, 1<<20)
-	var sent uint64
-	for {
-		k, err := r.Read(buf)
-		if k > 0 {
-			if serr := pc.conn.Send(transport.Envelope{Msg: transport.SnapshotChunk{Session: pc.session, Data: buf[:k]}}); serr != nil {
-				return serr
-			}
-			sent += uint64(k)
-			pc.n.post(event{ev: replication.TransferProgress{Replica: pc.replica, Session: pc.session, Bytes: sent}})
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			_ = pc.conn.Send(transport.Envelope{Msg: transport.SnapshotEnd{Session: pc.session, Size: sent, Err: err.Error()}})
-			return err
-		}
-	}
-	return pc.conn.Send(transport.Envelope{Msg: transport.SnapshotEnd{Session: pc.session, Size: sent}})
+	_, err := transport.SendSnapshot(pc.conn, pc.session, r, func(sent uint64) {
+		n.post(event{ev: replication.TransferProgress{Replica: pc.replica, Session: pc.session, Bytes: sent}})
+	})
+	return err
 }
-
-var _ = snapshot.Info{}

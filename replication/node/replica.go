@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/reprise-dev/reprise/host/executor"
@@ -201,8 +200,8 @@ func (n *Node) replicaCommand(c replication.Command) {
 				n.post(event{ev: replication.SnapshotInstallFailed{Session: c.Session, Reason: "no snapshot stream for this session"}})
 				return
 			}
-			err := n.exec.InstallSnapshot(ctx, c.Index, state.Hash(c.StateHash), p.r)
-			p.r.CloseWithError(errors.New("install finished"))
+			err := n.exec.InstallSnapshot(ctx, c.Index, state.Hash(c.StateHash), p.rx)
+			p.rx.Close()
 			if err != nil {
 				n.post(event{ev: replication.SnapshotInstallFailed{Session: c.Session, Reason: err.Error()}})
 				return
@@ -252,25 +251,21 @@ func (n *Node) reply(session replication.SessionID, msg any) {
 // reader to the install.
 type snapshotPipe struct {
 	conn *peerConn
-	r    *io.PipeReader
-	w    *io.PipeWriter
+	rx   *transport.SnapshotReceiver
 }
 
 func (n *Node) openPipe(pc *peerConn, session replication.SessionID) {
-	r, w := io.Pipe()
-	if old, ok := n.pipes.Swap(session, &snapshotPipe{conn: pc, r: r, w: w}); ok {
-		old.(*snapshotPipe).w.CloseWithError(errors.New("superseded"))
+	if old, ok := n.pipes.Swap(session, &snapshotPipe{conn: pc, rx: transport.NewSnapshotReceiver(session)}); ok {
+		old.(*snapshotPipe).rx.Abort(errors.New("superseded by another rebuild of the same session"))
 	}
 }
 
 // takePipe hands the stream of session to its install.
 func (n *Node) takePipe(session replication.SessionID) *snapshotPipe {
-	v, ok := n.pipes.Load(session)
-	if !ok {
-		return nil
+	if v, ok := n.pipes.Load(session); ok {
+		return v.(*snapshotPipe)
 	}
-	p := v.(*snapshotPipe)
-	return p
+	return nil
 }
 
 // dropUnclaimedPipe closes the stream of a rebuild the engine refused.
@@ -278,43 +273,31 @@ func (n *Node) dropUnclaimedPipe(session replication.SessionID) {
 	if n.replica == nil {
 		return
 	}
-	st := n.replica.Status()
-	if st.Rebuilding && st.Session == session {
+	if st := n.replica.Status(); st.Rebuilding && st.Session == session {
 		return
 	}
 	if v, ok := n.pipes.LoadAndDelete(session); ok {
-		v.(*snapshotPipe).r.CloseWithError(errors.New("rebuild refused"))
+		v.(*snapshotPipe).rx.Close()
 	}
 }
 
-func (n *Node) snapshotChunk(m transport.SnapshotChunk) {
-	v, ok := n.pipes.Load(m.Session)
+// snapshotPart hands a chunk or the end of a rebuild's snapshot to its
+// install (blocking until the install takes the bytes).
+func (n *Node) snapshotPart(session replication.SessionID, msg any) {
+	v, ok := n.pipes.Load(session)
 	if !ok {
 		return
 	}
-	if _, err := v.(*snapshotPipe).w.Write(m.Data); err != nil {
-		n.pipes.Delete(m.Session)
+	if done, err := v.(*snapshotPipe).rx.Deliver(msg); done || err != nil {
+		n.pipes.Delete(session)
 	}
-}
-
-func (n *Node) snapshotEnd(m transport.SnapshotEnd) {
-	v, ok := n.pipes.LoadAndDelete(m.Session)
-	if !ok {
-		return
-	}
-	p := v.(*snapshotPipe)
-	if m.Err != "" {
-		p.w.CloseWithError(fmt.Errorf("the primary could not send the snapshot: %s", m.Err))
-		return
-	}
-	p.w.Close()
 }
 
 // closePipes fails the streams a closed connection was carrying.
 func (n *Node) closePipes(pc *peerConn) {
 	n.pipes.Range(func(k, v any) bool {
 		if p := v.(*snapshotPipe); p.conn == pc {
-			p.w.CloseWithError(errors.New("the connection to the primary closed"))
+			p.rx.Abort(errors.New("the connection to the primary closed"))
 			n.pipes.Delete(k)
 		}
 		return true
