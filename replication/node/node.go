@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -391,12 +390,4 @@ func (n *Node) shutdown() {
 	n.leaveRole(n.epoch)
 	n.hook.failAll(ErrClosed)
 	n.publish()
-}
-
-func idsOf(ms []Member) string {
-	s := make([]string, len(ms))
-	for i, m := range ms {
-		s[i] = string(m.ID)
-	}
-	return strings.Join(s, ",")
 }

@@ -207,7 +207,7 @@ func (n *Node) replicaCommand(c replication.Command) {
 				return
 			}
 			n.metrics(func(m *Metrics) { m.SnapshotsInstalled++ })
-			n.post(event{ev: replication.SnapshotInstalled{Session: c.Session, Index: c.Index, StateHash: c.StateHash}})
+			n.post(event{ev: replication.SnapshotInstalled(c)})
 		})
 	case replication.DiscardRebuild:
 		n.logWork.do(func() {
