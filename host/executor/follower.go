@@ -323,10 +323,7 @@ func (e *Executor) resetState(ctx context.Context, next uint64) error {
 	if err := e.wal.Reset(next); err != nil {
 		return err
 	}
-	old := e.machine
-	e.machine = replay.NewMachine(e.catalogs)
-	old.Close(ctx)
-	e.index, e.indexEpoch, e.lastSnapshot, e.lastHLC, e.failure = 0, 0, 0, "", nil
+	e.emptyState(ctx)
 	return nil
 }
 
@@ -352,10 +349,7 @@ func (e *Executor) InstallSnapshot(ctx context.Context, index uint64, stateHash 
 				return err
 			}
 		}
-		old := e.machine
-		e.machine = replay.NewMachine(e.catalogs)
-		old.Close(ctx)
-		e.failure = nil
+		e.emptyState(ctx)
 		if err := e.restoreSnapshot(ctx, sr); err != nil {
 			e.failure = err
 			return err
@@ -416,12 +410,18 @@ func (e *Executor) reloadTo(ctx context.Context, after uint64) error {
 	if err := e.wal.TruncateTail(after); err != nil {
 		return err
 	}
-	old := e.machine
-	e.machine = replay.NewMachine(e.catalogs)
-	old.Close(ctx)
-	e.index, e.indexEpoch, e.lastSnapshot, e.lastHLC, e.failure = 0, 0, 0, "", nil
+	e.emptyState(ctx)
 	return e.recover(ctx)
 }
 
 // replicatorBox lets an atomic.Value hold a nil Replicator.
 type replicatorBox struct{ Replicator }
+
+// emptyState drops the state in force for the empty state before any
+// record, closing the old catalog instance; mu is held.
+func (e *Executor) emptyState(ctx context.Context) {
+	old := e.machine
+	e.machine = replay.NewMachine(e.catalogs)
+	old.Close(ctx)
+	e.index, e.indexEpoch, e.lastSnapshot, e.lastHLC, e.failure = 0, 0, 0, "", nil
+}
