@@ -7,14 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/reprise-dev/reprise/abi"
 	"github.com/reprise-dev/reprise/catalogs/builtin"
+	"github.com/reprise-dev/reprise/guest/build"
 	"github.com/reprise-dev/reprise/host"
 	"github.com/reprise-dev/reprise/host/executor"
+	"github.com/reprise-dev/reprise/host/state"
 	"github.com/reprise-dev/reprise/replication"
 	"github.com/reprise-dev/reprise/replication/node"
 	"github.com/reprise-dev/reprise/replication/transport"
@@ -67,6 +71,8 @@ type member struct {
 	exec *executor.Executor
 	node *node.Node
 	addr string
+	// module, when set, replaces the counter catalog on this member.
+	module *host.Module
 }
 
 type cluster struct {
@@ -103,7 +109,11 @@ func newClusterSnapshotting(t testing.TB, mode replication.Mode, snapEvery uint6
 func (c *cluster) start(m *member, listen string) {
 	t := c.t
 	t.Helper()
-	exec, err := executor.Open(context.Background(), executor.Config{DataDir: m.dir, Module: counterModule(t), Follower: true,
+	module := counterModule(t)
+	if m.module != nil {
+		module = m.module
+	}
+	exec, err := executor.Open(context.Background(), executor.Config{DataDir: m.dir, Module: module, Follower: true,
 		SnapshotEvery: c.snapEvery, SnapshotKeep: 2, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -312,4 +322,65 @@ func TestFailoverKeepsEveryAcknowledgedWrite(t *testing.T) {
 	c.assign(2, string(succ.Primary), succ.Committed)
 	submit(t, p, inc("k", 1, "after"))
 	c.converged(p)
+}
+
+// TestReplicaWhoseStateDivergesStopsAndIsNotServed: a replica whose catalog
+// code differs under the same hash (a test double for a host that does not
+// reproduce a record) stops at the first record whose recorded state hash
+// it does not reproduce, with an error naming that index, and serves
+// nothing from then on; the primary rebuilds it rather than let it serve.
+func TestReplicaWhoseStateDivergesStopsAndIsNotServed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a catalog with the Go toolchain")
+	}
+	res, err := build.Build(context.Background(), filepath.Join("..", "..", "catalogs", "counterdiverge"), build.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diverge, err := counterModule(t).Engine().Load(context.Background(), res.Wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	substituted := *diverge
+	substituted.Hash = counterModule(t).Hash
+
+	c := newCluster(t, replication.BestEffort, "a", "b")
+	b := c.get("b")
+	c.stop(b)
+	b.module = &substituted
+	c.start(b, b.addr)
+	c.assign(1, "a", 0)
+	a := c.get("a")
+	submit(t, a, inc("k1", 5, "i1"))
+	c.converged(a) // increments agree
+	reset := submit(t, a, executor.Submission{Proposal: abi.Proposal{Transition: "TRANSITION_RESET", Inputs: []byte(`{"key":"k1"}`)}})
+	submit(t, a, inc("k2", 1, "i2"))
+	eventually(t, "replica b stops at the reset record", func() (bool, string) {
+		st := b.exec.Status()
+		if st.Failure == nil {
+			return false, fmt.Sprintf("b at %d, no failure", st.Index)
+		}
+		return strings.Contains(st.Failure.Error(), fmt.Sprintf("index %d", reset.Index)), st.Failure.Error()
+	})
+	if st := b.exec.Status(); st.Index >= reset.Index {
+		t.Fatalf("b applied through %d, past the divergent record %d", st.Index, reset.Index)
+	}
+	if err := b.exec.Read(func(*state.State, uint64, *abi.Descriptor) {}); err == nil {
+		t.Fatal("the diverged replica still serves reads")
+	}
+	eventually(t, "the primary rebuilds the diverged replica", func() (bool, string) {
+		m := a.node.Metrics()
+		st := a.node.Status().PrimaryStatus
+		for _, r := range st.Replicas {
+			if r.ID == "b" && r.Session != nil && r.Session.Kind == replication.KindRebuild {
+				return true, ""
+			}
+		}
+		for k := range m.Sessions {
+			if strings.HasPrefix(k, "rebuild/") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%+v %+v", st.Replicas, m.Sessions)
+	})
 }
