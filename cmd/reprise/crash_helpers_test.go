@@ -171,12 +171,14 @@ type node struct {
 	addr    string
 }
 
-// startNode starts `reprise serve` on dataDir. The process is killed at
-// cleanup if the test has not ended it.
-func startNode(t *testing.T, bin, dataDir string, snapshotEvery int) *node {
+// startNode starts `reprise serve` on dataDir. Extra flags follow the
+// defaults, so a flag given again there (--listen) wins. The process is
+// killed at cleanup if the test has not ended it.
+func startNode(t *testing.T, bin, dataDir string, snapshotEvery int, extra ...string) *node {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
-		"--catalog", "counter", "--snapshot-every", strconv.Itoa(snapshotEvery), "--log-format", "text")
+	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0",
+		"--catalog", "counter", "--snapshot-every", strconv.Itoa(snapshotEvery), "--log-format", "text"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = childEnv()
 	n := &node{cmd: cmd, log: newStderrLog(), exited: make(chan struct{})}
 	cmd.Stderr = n.log
@@ -310,19 +312,10 @@ var errNoAnswer = errors.New("no answer")
 // of the operation unknown; any other error is a verdict the test must
 // never see (a rejection, a malformed answer).
 func postIncrement(ctx context.Context, client *http.Client, addr, key string, by int64, idemKey string) (incrementAnswer, error) {
-	body, err := json.Marshal(map[string]any{
-		"transition": "TRANSITION_INCREMENT",
-		"inputs":     map[string]any{"key": key, "by": by},
-		"idem_key":   idemKey,
-	})
+	req, err := incrementRequest(ctx, addr, key, by, idemKey)
 	if err != nil {
 		return incrementAnswer{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/transition", bytes.NewReader(body))
-	if err != nil {
-		return incrementAnswer{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
 		return incrementAnswer{}, fmt.Errorf("%w: %v", errNoAnswer, err)
@@ -350,11 +343,32 @@ func postIncrement(ctx context.Context, client *http.Client, addr, key string, b
 	return a, nil
 }
 
+// incrementRequest is the POST /transition of one TRANSITION_INCREMENT.
+func incrementRequest(ctx context.Context, addr, key string, by int64, idemKey string) (*http.Request, error) {
+	body, err := json.Marshal(map[string]any{
+		"transition": "TRANSITION_INCREMENT",
+		"inputs":     map[string]any{"key": key, "by": by},
+		"idem_key":   idemKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/transition", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
+}
+
 // stateView is GET /state of the counter catalog.
 type stateView struct {
 	Counts    map[string]int64
 	Index     uint64
 	StateHash string
+	// ReadIndex is the Reprise-Read-Index header: the index the read
+	// reflects (a cluster replica may serve one below its last record).
+	ReadIndex uint64
 }
 
 func getState(ctx context.Context, client *http.Client, addr string) (stateView, error) {
@@ -386,6 +400,9 @@ func getState(ctx context.Context, client *http.Client, addr string) (stateView,
 		return v, fmt.Errorf("GET /state: Reprise-Index header: %v", err)
 	}
 	v.StateHash = resp.Header.Get("Reprise-State-Hash")
+	if v.ReadIndex, err = strconv.ParseUint(resp.Header.Get("Reprise-Read-Index"), 10, 64); err != nil {
+		return v, fmt.Errorf("GET /state: Reprise-Read-Index header: %v", err)
+	}
 	return v, nil
 }
 

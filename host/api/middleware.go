@@ -74,7 +74,12 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		s.metrics.request(r.Method, route, status)
 		level := slog.LevelDebug
-		if status >= 500 && status != http.StatusNotImplemented {
+		switch {
+		case status == http.StatusServiceUnavailable:
+			// Expected while a cluster changes: no primary yet, replicas
+			// not in sync, a replica being rebuilt. The answer says why.
+			level = slog.LevelWarn
+		case status >= 500 && status != http.StatusNotImplemented:
 			level = slog.LevelError
 		}
 		if s.log.Enabled(r.Context(), level) {

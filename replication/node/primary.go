@@ -45,7 +45,10 @@ func (n *Node) becomePrimary(a Assignment) {
 			p, err := replication.NewPrimary(replication.PrimaryConfig{Epoch: a.Epoch, Mode: n.cfg.Mode, Replicas: n.replicaMembers(a),
 				Budgets: n.cfg.Budgets, Log: lg, Committed: a.Committed})
 			if err != nil {
-				n.log.Error("cannot become primary", "epoch", a.Epoch, "err", err)
+				// A node restarted on an old assignment naming itself meets
+				// its own newer records here; the control plane's current
+				// assignment follows.
+				n.log.Warn("cannot become primary for this assignment; waiting for the next", "epoch", a.Epoch, "err", err)
 				return
 			}
 			n.primary = p
