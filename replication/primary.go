@@ -361,11 +361,7 @@ func (p *Primary) fence(epoch uint64, reason string) {
 func (p *Primary) stop(outcome Outcome, reason string) {
 	for _, id := range p.order {
 		s := p.senders[id]
-		if s.sess != nil {
-			p.endSession(s, outcome, reason)
-		} else if s.live {
-			p.dropStream(s, reason)
-		}
+		p.endConnection(s, outcome, reason)
 	}
 	// A preparing primary has no client writes: the records past its
 	// boundary are about to be dropped, not waited on.
@@ -408,11 +404,7 @@ func (p *Primary) membership(e Membership) error {
 	}
 	for _, id := range removed {
 		s := p.senders[id]
-		if s.sess != nil {
-			p.endSession(s, OutcomeRemoved, "replica removed from the membership")
-		} else if s.live {
-			p.dropStream(s, "replica removed from the membership")
-		}
+		p.endConnection(s, OutcomeRemoved, "replica removed from the membership")
 		delete(p.senders, id)
 	}
 	p.order = p.order[:0]
@@ -426,11 +418,7 @@ func (p *Primary) membership(e Membership) error {
 		}
 		reason := fmt.Sprintf("endpoint changed from %s to %s", s.endpoint, m.Endpoint)
 		s.endpoint = m.Endpoint
-		if s.sess != nil {
-			p.endSession(s, OutcomeInvalidated, reason)
-		} else if s.live {
-			p.dropStream(s, reason)
-		}
+		p.endConnection(s, OutcomeInvalidated, reason)
 		if p.state == PrimaryServing {
 			p.connect(s, KindPending)
 		}

@@ -41,6 +41,16 @@ func (p *Primary) endSession(s *sender, outcome Outcome, reason string) {
 	s.retryAt = p.now + p.budgets.RetryTicks
 }
 
+// endConnection ends what the sender has open: its recovery session, with
+// outcome, or else its live stream.
+func (p *Primary) endConnection(s *sender, outcome Outcome, reason string) {
+	if s.sess != nil {
+		p.endSession(s, outcome, reason)
+	} else if s.live {
+		p.dropStream(s, reason)
+	}
+}
+
 // dropStream closes an in-sync replica's stream.
 func (p *Primary) dropStream(s *sender, reason string) {
 	p.emit(CloseStream{Replica: s.id, Session: s.stream, Reason: reason})
@@ -336,11 +346,7 @@ func (p *Primary) epochMismatch(e EpochMismatch) error {
 		return stalef("epoch mismatch from %s names the primary's own epoch %d", e.Replica, e.Epoch)
 	}
 	reason := fmt.Sprintf("replica is at epoch %d, the primary at %d: the control plane must move it first", e.Epoch, p.epoch)
-	if s.sess != nil {
-		p.endSession(s, OutcomeFailed, reason)
-	} else {
-		p.dropStream(s, reason)
-	}
+	p.endConnection(s, OutcomeFailed, reason)
 	p.checkWrites()
 	return nil
 }
@@ -354,11 +360,7 @@ func (p *Primary) unreachable(e Unreachable) error {
 		return stalef("unreachable report for session %d of %s, which is not its open connection", e.Session, e.Replica)
 	}
 	reason := "unreachable: " + e.Reason
-	if s.sess != nil {
-		p.endSession(s, OutcomeFailed, reason)
-	} else {
-		p.dropStream(s, reason)
-	}
+	p.endConnection(s, OutcomeFailed, reason)
 	p.checkWrites()
 	return nil
 }
@@ -372,11 +374,7 @@ func (p *Primary) recordsUnavailable(e RecordsUnavailable) error {
 		return stalef("records-unavailable report for session %d of %s, which is not its open connection", e.Session, e.Replica)
 	}
 	reason := fmt.Sprintf("records from %d unavailable: %s", e.Index, e.Reason)
-	if s.sess != nil {
-		p.endSession(s, OutcomeFailed, reason)
-	} else {
-		p.dropStream(s, reason)
-	}
+	p.endConnection(s, OutcomeFailed, reason)
 	p.checkWrites()
 	return nil
 }

@@ -68,11 +68,7 @@ func (p *Primary) barrierAck(e BarrierAck) error {
 // replica is no longer counted as in sync and is probed again later.
 func (p *Primary) barrierFailed(s *sender, reason string) {
 	s.barrier = nil
-	if s.sess != nil {
-		p.endSession(s, OutcomeFailed, reason)
-	} else if s.live {
-		p.dropStream(s, reason)
-	}
+	p.endConnection(s, OutcomeFailed, reason)
 	p.checkWrites()
 }
 
@@ -121,11 +117,7 @@ func (p *Primary) ship(s *sender, limit uint64) bool {
 	from := s.sent + 1
 	if from < p.first {
 		reason := fmt.Sprintf("records from %d are no longer in the WAL (first retained %d)", from, p.first)
-		if s.sess != nil {
-			p.endSession(s, OutcomeFailed, reason)
-		} else {
-			p.dropStream(s, reason)
-		}
+		p.endConnection(s, OutcomeFailed, reason)
 		p.checkWrites()
 		return false
 	}
