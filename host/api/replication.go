@@ -122,8 +122,14 @@ func (s *Server) clusterStatus() replnode.Status {
 // refuseWriteOnFollower answers a mutating request on a node that follows
 // (see notPrimary) and reports true; the request goes no further, so
 // nothing of it is applied or even decoded here.
+//
+// It reads the node's published status, never the executor's lock: a
+// primary's writer holds that lock while a batch waits for the replicas,
+// and every write would queue behind it here. A node the status calls
+// primary whose executor does not write yet refuses in the executor
+// (ErrNotPrimary), and that answer maps here too.
 func (s *Server) refuseWriteOnFollower(w http.ResponseWriter, r *http.Request) bool {
-	if !s.exec.Status().Follower {
+	if s.cfg.Cluster == nil || s.cfg.Cluster.Status().Role == replnode.RolePrimary {
 		return false
 	}
 	s.notPrimary(w, r)

@@ -216,25 +216,41 @@ func (e *Executor) StoreReplicated(recs []wal.Record) error {
 	return e.followerOp(func() error { return e.wal.Append(recs) })
 }
 
+// applyChunk is the most records ApplyStored applies under one hold of mu,
+// so that reads on a replica wait for one chunk at most, never for a whole
+// catch-up.
+const applyChunk = 1024
+
 // ApplyStored applies the stored records after the applied index through
 // `through`, under the catalogs they name, checking every recorded state
 // hash, and returns the applied index. A record that does not reproduce its
 // recorded hash stops the replica (a *DivergenceError naming the index):
 // it serves nothing until it is rebuilt (Discard or InstallSnapshot).
 func (e *Executor) ApplyStored(ctx context.Context, through uint64) (uint64, error) {
-	var applied uint64
+	for {
+		applied, more, err := e.applyChunk(ctx, through)
+		if err != nil || !more {
+			return applied, err
+		}
+	}
+}
+
+// applyChunk applies at most applyChunk stored records towards through and
+// says whether more remain.
+func (e *Executor) applyChunk(ctx context.Context, through uint64) (applied uint64, more bool, err error) {
 	var snap bool
 	var capture snapshotCapture
-	err := e.followerOp(func() error {
+	err = e.followerOp(func() error {
 		if e.failure != nil {
 			return fmt.Errorf("%w: %v", ErrStopped, e.failure)
 		}
 		through = min(through, e.wal.LastIndex())
+		applied = e.index
 		if through <= e.index {
-			applied = e.index
 			return nil
 		}
-		if err := e.replay(ctx, e.index+1, through); err != nil {
+		to := min(through, e.index+applyChunk)
+		if err := e.replay(ctx, e.index+1, to); err != nil {
 			applied = e.index
 			if errors.Is(err, wal.ErrCompacted) || errors.Is(err, wal.ErrNotFound) {
 				return err // the log moved under a reset; nothing was applied wrongly
@@ -243,7 +259,7 @@ func (e *Executor) ApplyStored(ctx context.Context, through uint64) (uint64, err
 			e.log.Error("replica stopped: a shipped record did not reproduce its recorded state; it must be rebuilt", "err", err)
 			return fmt.Errorf("%w: %w", ErrStopped, err)
 		}
-		applied = e.index
+		applied, more = e.index, e.index < through
 		e.committed()
 		snap, capture = e.snapshotDue()
 		return nil
@@ -251,7 +267,7 @@ func (e *Executor) ApplyStored(ctx context.Context, through uint64) (uint64, err
 	if snap {
 		e.snapshotInBackground(capture)
 	}
-	return applied, err
+	return applied, more, err
 }
 
 // TruncateStored drops stored records after `after`. Applied records are

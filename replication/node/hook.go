@@ -51,12 +51,9 @@ type waiter struct {
 
 func (h *hook) init(n *Node) { h.n = n }
 
-// replicator is the Replicator handed to the executor for one epoch.
-type replicator struct {
-	n     *Node
-	epoch uint64
-	gen   uint64
-}
+// replicator is the Replicator handed to the executor while this node is
+// the primary.
+type replicator struct{ n *Node }
 
 var _ executor.Replicator = (*replicator)(nil)
 
@@ -84,29 +81,25 @@ func (r *replicator) Commit(through uint64, localErr error) error {
 		r.n.post(event{ev: replication.LocalSyncFailed{Reason: localErr.Error()}})
 		return localErr
 	}
+	r.n.post(event{ev: replication.LocalDurable{Through: through}})
 	if r.n.cfg.Mode == replication.BestEffort {
 		// best_effort acknowledges on the primary's own fsync: the engine
-		// would answer at this LocalDurable, so the writer need not wait
-		// for it to say so.
-		r.n.post(event{ev: replication.LocalDurable{Through: through}})
+		// answers at this LocalDurable, so the writer need not wait for it
+		// to say so.
 		return nil
 	}
-	w := &waiter{through: through, done: make(chan error, 1)}
+	// The engine may have settled the write already (a write can be failed
+	// as soon as it is appended); the hook remembers, so the check and the
+	// registration under one lock miss nothing.
 	h := &r.n.hook
 	h.mu.Lock()
-	if err := h.failure(through); err != nil {
+	if err := h.failure(through); err != nil || h.acked >= through {
 		h.mu.Unlock()
-		r.n.post(event{ev: replication.LocalDurable{Through: through}})
 		return err
 	}
-	if h.acked >= through {
-		h.mu.Unlock()
-		r.n.post(event{ev: replication.LocalDurable{Through: through}})
-		return nil
-	}
+	w := &waiter{through: through, done: make(chan error, 1)}
 	h.waiters = append(h.waiters, w)
 	h.mu.Unlock()
-	r.n.post(event{ev: replication.LocalDurable{Through: through}})
 	select {
 	case err := <-w.done:
 		return err

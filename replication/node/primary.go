@@ -67,7 +67,7 @@ func (n *Node) becomePrimary(a Assignment) {
 // promoteExecutor makes the executor write for epoch, beside the loop (a
 // genesis record goes through the replicator, which needs the loop).
 func (n *Node) promoteExecutor(epoch, after uint64, report bool) {
-	rep := &replicator{n: n, epoch: epoch, gen: n.generation}
+	rep := &replicator{n: n}
 	gen := n.generation
 	go func() {
 		err := n.exec.Promote(context.Background(), epoch, after, rep)
@@ -155,7 +155,7 @@ func (n *Node) primaryCommand(c replication.Command) {
 			index, err := n.exec.Snapshot()
 			var hash [32]byte
 			if err == nil {
-				hash, err = n.stateHashAt(index)
+				_, hash, err = n.recordedAt(index)
 			}
 			n.post(event{run: func() {
 				if n.generation != gen {
@@ -199,22 +199,23 @@ func (n *Node) primaryCommand(c replication.Command) {
 	}
 }
 
-// stateHashAt is the state hash recorded at index (in the WAL or in the
-// snapshot at that index).
-func (n *Node) stateHashAt(index uint64) ([32]byte, error) {
+// recordedAt returns the epoch and state hash recorded at index: by its
+// WAL record, or by the snapshot at that index when the record is
+// compacted away.
+func (n *Node) recordedAt(index uint64) (epoch uint64, hash [32]byte, err error) {
 	if rec, err := n.exec.WAL().Get(index); err == nil {
-		return rec.StateHash, nil
+		return rec.Epoch, rec.StateHash, nil
 	}
 	infos, err := n.exec.Snapshots().List()
 	if err != nil {
-		return [32]byte{}, err
+		return 0, [32]byte{}, err
 	}
 	for _, in := range infos {
 		if in.Valid && in.Index == index {
-			return in.StateHash, nil
+			return in.Epoch, in.StateHash, nil
 		}
 	}
-	return [32]byte{}, fmt.Errorf("no record or snapshot at index %d", index)
+	return 0, [32]byte{}, fmt.Errorf("no record or snapshot at index %d", index)
 }
 
 func (n *Node) pin(c replication.Pin) {

@@ -60,22 +60,13 @@ func (n *Node) replicaFacts(epoch uint64) (replication.ReplicaConfig, error) {
 	return cfg, nil
 }
 
-// epochAt is the epoch of the record (or snapshot) at index, 0 if unknown.
+// epochAt is the epoch recorded at index, 0 if unknown (or index 0).
 func (n *Node) epochAt(index uint64) uint64 {
 	if index == 0 {
 		return 0
 	}
-	if rec, err := n.exec.WAL().Get(index); err == nil {
-		return rec.Epoch
-	}
-	if infos, err := n.exec.Snapshots().List(); err == nil {
-		for _, in := range infos {
-			if in.Valid && in.Index == index {
-				return in.Epoch
-			}
-		}
-	}
-	return 0
+	epoch, _, _ := n.recordedAt(index)
+	return epoch
 }
 
 // replicaCommand carries out one command of the replica's engine.
@@ -150,20 +141,7 @@ func (n *Node) replicaCommand(c replication.Command) {
 		})
 	case replication.ApplyRecords:
 		n.applyWork.do(func() {
-			// In chunks, so that reads on the replica wait for one chunk at
-			// most, never for a whole catch-up.
-			var applied uint64
-			var err error
-			for {
-				st := n.exec.Status()
-				if st.Index >= c.Through {
-					applied = st.Index
-					break
-				}
-				if applied, err = n.exec.ApplyStored(ctx, min(c.Through, st.Index+applyChunk)); err != nil || applied < st.Index+1 {
-					break
-				}
-			}
+			applied, err := n.exec.ApplyStored(ctx, c.Through)
 			if err != nil {
 				var div *executor.DivergenceError
 				if errors.As(err, &div) {
@@ -219,10 +197,6 @@ func (n *Node) replicaCommand(c replication.Command) {
 		n.log.Warn("replication: replica command not handled", "command", fmt.Sprintf("%T", c))
 	}
 }
-
-// applyChunk is the most records applied under one hold of the executor's
-// lock.
-const applyChunk = 1024
 
 // savedMeta is what the log worker last saved with SaveReplicaMeta.
 type savedMeta struct {

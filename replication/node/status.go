@@ -63,21 +63,23 @@ func (n *Node) publish() {
 // the node follows any epoch it reports what its log holds.
 func (n *Node) Candidate() replication.Candidate {
 	var c replication.Candidate
+	engine := false
 	if err := n.call(func() {
 		switch {
 		case n.replica != nil:
-			c = n.replica.Candidate()
+			c, engine = n.replica.Candidate(), true
 		case n.primary != nil:
 			st := n.primary.Status()
 			c = replication.Candidate{ID: n.cfg.ID, Running: st.State != replication.PrimaryStopped, Epoch: st.Epoch, LineageEpoch: st.Epoch,
 				Durable: st.LocalDurable, Floor: st.First - min(st.First, 1), KnownCommitted: st.Committed}
+			engine = true
 		default:
 			c.ID, c.Epoch = n.cfg.ID, n.epoch
 		}
 	}); err != nil {
 		return replication.Candidate{ID: n.cfg.ID}
 	}
-	if c.Running || n.replica != nil || n.primary != nil {
+	if engine {
 		return c
 	}
 	// No engine: describe the log as it is on disk.
